@@ -1,0 +1,78 @@
+#!/usr/bin/env node
+import { Command } from 'commander';
+import type { Config } from '../config/schema.js';
+import { DpcError, messageOf } from '../core/errors.js';
+import { migrate } from '../sql/migrate.js';
+import { clusterStates } from '../subsystems/smas/index.js';
+import { loadConfig, maskSecrets } from './config.js';
+import { describeTarget, openDb } from './db.js';
+import { serve } from './serve.js';
+import { softwareVersion } from './paths.js';
+
+/** Configuration problems and an unopenable database end the process with this code. */
+const EXIT_CONFIG = 2;
+
+const program = new Command()
+  .name('dpc')
+  .description('DPC: data processing centre server')
+  .version(softwareVersion)
+  .option('-c, --config <file>', 'a JSON configuration file (or DPC_CONFIG)');
+
+function config(): Config {
+  return loadConfig({ file: program.opts<{ config?: string }>().config });
+}
+
+program
+  .command('serve')
+  .description('start the server: migrations, the seven subsystems, the console and API')
+  .action(async () => {
+    await serve(config());
+  });
+
+program
+  .command('migrate')
+  .description('apply the database migrations not yet applied, and stop')
+  .action(async () => {
+    const cfg = config();
+    const db = await openDb(cfg);
+    try {
+      const ran = await migrate(db, { schema: cfg.db.client === 'postgresql' ? cfg.db.postgresql.schema : undefined });
+      process.stdout.write(ran.length ? `applied: ${ran.join(', ')}\n` : `${describeTarget(cfg)} is up to date\n`);
+    } finally {
+      await db.knex.destroy();
+    }
+  });
+
+program
+  .command('config')
+  .description('configuration')
+  .command('show')
+  .description('print the effective configuration, secrets masked')
+  .action(() => {
+    process.stdout.write(`${JSON.stringify(maskSecrets(config()), null, 2)}\n`);
+  });
+
+program
+  .command('status')
+  .description('subsystem states of every running DPC process, from the database')
+  .action(async () => {
+    const cfg = config();
+    const db = await openDb(cfg);
+    try {
+      const rows = await clusterStates(db, Date.now(), cfg.smas.healthIntervalMs);
+      process.stdout.write(`${describeTarget(cfg)}\n`);
+      if (rows.length === 0) process.stdout.write('no DPC process is running\n');
+      for (const r of rows) {
+        const since = new Date(r.changed).toISOString().replace('T', ' ').slice(0, 19);
+        process.stdout.write(`${r.processid.padEnd(32)} ${r.name.toUpperCase().padEnd(5)} ${r.state.padEnd(9)} ${since}  ${r.detail ?? ''}\n`);
+      }
+    } finally {
+      await db.knex.destroy();
+    }
+  });
+
+program.parseAsync().catch((err: unknown) => {
+  // One line an operator can act on; configuration and database problems exit 2.
+  process.stderr.write(`dpc: ${messageOf(err)}\n`);
+  process.exitCode = err instanceof DpcError && ['DPC_CONFIG', 'DPC_DB_START', 'DPC_DSS_STORE'].includes(err.code) ? EXIT_CONFIG : 1;
+});

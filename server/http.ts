@@ -1,0 +1,110 @@
+import { createServer, type Server } from 'node:http';
+import { join } from 'node:path';
+import express, { type ErrorRequestHandler, type Express } from 'express';
+import { isOutage } from '../core/db.js';
+import { coreErrors, DpcError, messageOf } from '../core/errors.js';
+import type { Page } from '../core/subsystem.js';
+import { describeTarget } from './db.js';
+import type { Dpc } from './lifecycle.js';
+import { projectRoot, softwareVersion } from './paths.js';
+
+/** The console menu in the DPCT's order (ARCHITECTURE §8); only pages that exist are shown. */
+const MENU_ORDER = ['Welcome', 'DTS', 'RMS', 'PFS', 'Data management', 'AIM', 'BAM', 'GSR', 'DAAS', 'Logs', 'Configuration tracking', 'Mission log', 'Monitor'];
+
+/**
+ * The HTTP app: probes, the JSON API of each subsystem under /api/<name>, its pages under
+ * /<name>, and the Welcome page. API errors are `{error:{code,message}}` with the status of
+ * the error's declaration; a database outage is a 503 the client may retry.
+ */
+export function createApp(dpc: Dpc): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('view engine', 'ejs');
+  app.set('views', join(projectRoot, 'views'));
+  app.use('/static', express.static(join(projectRoot, 'views', 'static'), { maxAge: '1h' }));
+  app.use(express.json({ limit: '1mb' }));
+  app.use(express.urlencoded({ extended: false, limit: '1mb' }));
+
+  const menu: Page[] = [{ title: 'Welcome', path: '/' }, ...dpc.subsystems.flatMap((s) => s.pages?.menu ?? [])].sort(
+    (a, b) => MENU_ORDER.indexOf(a.title) - MENU_ORDER.indexOf(b.title),
+  );
+  app.use((req, res, next) => {
+    res.locals.menu = menu;
+    res.locals.path = req.path;
+    res.locals.version = softwareVersion;
+    next();
+  });
+
+  app.get('/healthz', (_req, res) => {
+    res.json({ status: 'alive', process: dpc.processId });
+  });
+  app.get('/readyz', (_req, res) => {
+    const db = dpc.smas.db();
+    const reason = !dpc.started ? 'starting or stopping' : !db.ok ? `database unreachable: ${db.reason}` : undefined;
+    res.status(reason ? 503 : 200).json({
+      ready: !reason,
+      ...(reason ? { reason } : {}),
+      database: { client: dpc.db.dialect, reachable: db.ok, since: new Date(db.since).toISOString() },
+      subsystems: dpc.smas.states().map((s) => ({ name: s.name, state: s.state, ...(s.detail ? { detail: s.detail } : {}) })),
+    });
+  });
+
+  app.get('/', (_req, res) => {
+    res.render('welcome', {
+      title: 'Welcome',
+      states: dpc.smas.states(),
+      database: describeTarget(dpc.config),
+      db: dpc.smas.db(),
+      processId: dpc.processId,
+    });
+  });
+
+  for (const s of dpc.subsystems) {
+    if (s.api) app.use(`/api/${s.name}`, s.api);
+    if (s.pages) app.use(`/${s.name}`, s.pages.router);
+  }
+
+  app.use('/api', (req) => {
+    throw coreErrors.notFound(`API route ${req.method} ${req.originalUrl}`);
+  });
+  app.use((req) => {
+    throw coreErrors.notFound(`page ${req.originalUrl}`);
+  });
+  app.use(errorHandler(dpc));
+  return app;
+}
+
+function errorHandler(dpc: Dpc): ErrorRequestHandler {
+  return (err: unknown, req, res, _next) => {
+    const error = toDpcError(err);
+    if (error.status >= 500) {
+      dpc.log.error(`${req.method} ${req.originalUrl} failed: ${messageOf(err)}`, { subsystem: 'server', code: error.code });
+    }
+    res.status(error.status);
+    if (req.originalUrl.startsWith('/api/') || !req.accepts('html')) res.json({ error: { code: error.code, message: error.message } });
+    else res.render('error', { title: 'Error', error });
+  };
+}
+
+function toDpcError(err: unknown): DpcError {
+  if (err instanceof DpcError) return err;
+  if (isOutage(err)) return coreErrors.dbUnavailable(messageOf(err));
+  const e = err as { type?: string; status?: number };
+  // Malformed JSON or an oversized body, as express's body parsers report it.
+  if (e.type === 'entity.parse.failed') return coreErrors.badRequest(`the request body is not valid JSON: ${messageOf(err)}`);
+  if (typeof e.status === 'number' && e.status >= 400 && e.status < 500) return new DpcError('DPC_BAD_REQUEST', messageOf(err), e.status);
+  return new DpcError('DPC_INTERNAL', 'internal error; the server log has the details', 500);
+}
+
+/** Listens on the configured address; resolves once bound. */
+export async function listen(app: Express, host: string, port: number): Promise<Server> {
+  const server = createServer(app);
+  await new Promise<void>((done, fail) => {
+    server.once('error', fail);
+    server.listen(port, host, () => {
+      server.off('error', fail);
+      done();
+    });
+  });
+  return server;
+}

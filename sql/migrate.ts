@@ -1,0 +1,56 @@
+import type { Knex } from 'knex';
+import { offlineKnex, type Dialect, type Db } from '../core/db.js';
+import { Ddl } from './ddl.js';
+import * as schema0001 from './migrations/0001_schema.js';
+
+interface Migration {
+  name: string;
+  up(ddl: Ddl): void;
+}
+
+/** Every migration, in order. A new one is appended here; a landed one is never edited. */
+const migrations: Migration[] = [schema0001];
+
+export const MIGRATION_TABLE = 'dpc_migration';
+
+/** The statements of each migration for a dialect, compiled without a connection. */
+export function compileMigrations(dialect: Dialect): { name: string; statements: string[] }[] {
+  const knex = offlineKnex(dialect);
+  return migrations.map((m) => {
+    const ddl = new Ddl(knex, dialect);
+    m.up(ddl);
+    return { name: m.name, statements: ddl.statements };
+  });
+}
+
+/** The reviewable DDL of the whole schema: what `sql/<dialect>/schema.sql` holds. */
+export function schemaSql(dialect: Dialect): string {
+  const header =
+    `-- DPC schema for ${dialect}: generated from sql/migrations by \`npm run sql:generate\`; do not edit.\n` +
+    `-- Times are Unix milliseconds, except mission times (time_from, time_to, start_check, end_check): nanoseconds.\n`;
+  return header + compileMigrations(dialect)
+    .map((m) => `\n-- migration ${m.name}\n${m.statements.map((s) => `${s};\n`).join('')}`)
+    .join('');
+}
+
+/** Runs the migrations not yet applied; returns the names it ran. */
+export async function migrate(db: Db, options: { schema?: string } = {}): Promise<string[]> {
+  if (db.dialect === 'postgresql' && options.schema && options.schema !== 'public') {
+    await db.knex.raw('create schema if not exists ??', [options.schema]);
+  }
+  const compiled = new Map(compileMigrations(db.dialect).map((m) => [m.name, m.statements]));
+  const source: Knex.MigrationSource<string> = {
+    getMigrations: async () => [...compiled.keys()],
+    getMigrationName: (name) => name,
+    getMigration: async (name) => ({
+      up: async (knex: Knex) => {
+        for (const statement of compiled.get(name) ?? []) await knex.raw(statement);
+      },
+      down: async () => {
+        throw new Error(`migration ${name} cannot be undone: restore the database from its backup`);
+      },
+    }),
+  };
+  const [, ran] = (await db.knex.migrate.latest({ migrationSource: source, tableName: MIGRATION_TABLE })) as [number, string[]];
+  return ran;
+}

@@ -1,0 +1,35 @@
+import type { Knex } from 'knex';
+
+/**
+ * The facts subsystems announce. Durable topics are written to the outbox in the
+ * transaction of their fact and delivered at least once after commit: their handlers are
+ * idempotent. Transient topics only refresh what is shown and may be lost in a crash.
+ */
+export interface EventMap {
+  'dataset.updated': { datasetid: number; dmtype: string; transferid?: number; timeFrom?: string; timeTo?: string };
+  'job.finished': { jobid: number; workflowid: number; status: 'SUCCESS' | 'FAILED' | 'CANCELLED'; reason?: string };
+  'workflow.finished': { workflowid: number; name: string; status: 'SUCCESS' | 'FAILED' | 'CANCELLED' };
+  'workflow.failed': { workflowid: number; name: string; reason: string };
+  'node.down': { nodeid: number; name: string; reason: string };
+  'node.up': { nodeid: number; name: string };
+  'subsystem.state': { subsystem: string; state: string; detail?: string };
+}
+
+export type Topic = keyof EventMap;
+
+export interface Delivery {
+  /** The outbox id: the same on every redelivery, so a handler can recognise a repeat. */
+  eventid: number;
+  attempt: number;
+}
+
+export type Handler<T extends Topic> = (payload: EventMap[T], delivery: Delivery) => Promise<void> | void;
+
+export interface Bus {
+  /** Records a durable event in `trx`; it is delivered after the transaction commits. */
+  publish<T extends Topic>(trx: Knex.Transaction, topic: T, payload: EventMap[T]): Promise<void>;
+  /** Delivers a transient event to this process's handlers now; lost if the process dies. */
+  notify<T extends Topic>(topic: T, payload: EventMap[T]): void;
+  /** Registers a handler under a name (for logs); returns the function that removes it. */
+  subscribe<T extends Topic>(topic: T, name: string, handler: Handler<T>): () => void;
+}

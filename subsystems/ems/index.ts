@@ -1,0 +1,41 @@
+import type { Context, Subsystem } from '../../core/subsystem.js';
+import { OutboxBus } from './bus.js';
+import { MissionLog } from './missionLog.js';
+import { emsApi, emsPages } from './routes.js';
+import { countEvents } from './sql/settleEvent.js';
+
+export type { Bus, EventMap, Topic, Delivery, Handler } from './events.js';
+export type { LogEntry, Severity } from './missionLog.js';
+
+export interface EmsService {
+  bus: OutboxBus;
+  missionLog: MissionLog;
+}
+
+/**
+ * EMS is created first and differently: its bus goes into every other subsystem's context,
+ * so its factory takes the context without a bus.
+ */
+export function createEms(ctx: Omit<Context, 'bus' | 'services'>): Subsystem<EmsService> {
+  const bus = new OutboxBus(ctx.db, ctx.config.ems.outbox, ctx.clock, ctx.log);
+  const missionLog = new MissionLog(ctx.db, ctx.clock);
+  return {
+    name: 'ems',
+    service: { bus, missionLog },
+    api: emsApi(missionLog),
+    pages: { router: emsPages(missionLog), menu: [{ title: 'Mission log', path: '/ems/mission-log' }] },
+    async start() {
+      bus.start();
+    },
+    async stop() {
+      await bus.stop();
+    },
+    async health() {
+      const [row] = (await countEvents(ctx.db.knex, { state: 'FAILED' })) as { n: number | string }[];
+      const failed = Number(row?.n ?? 0);
+      return failed > 0
+        ? { state: 'DEGRADED', detail: `${failed} event(s) could not be delivered (ems_outbox state FAILED)` }
+        : { state: 'UP' };
+    },
+  };
+}

@@ -1,0 +1,59 @@
+import { Router } from 'express';
+import { coreErrors } from '../../core/errors.js';
+import type { MissionLog, Severity } from './missionLog.js';
+
+function pageKey(value: unknown, what: string): number | undefined {
+  if (value === undefined || value === '') return undefined;
+  const n = Number(value);
+  if (!Number.isSafeInteger(n) || n < 0) throw coreErrors.badRequest(`${what} must be a whole number; got ${JSON.stringify(value)}`);
+  return n;
+}
+
+function listOptions(query: Record<string, unknown>) {
+  return {
+    before: pageKey(query.before, 'before'),
+    limit: pageKey(query.limit, 'limit'),
+    severity: (query.severity || undefined) as Severity | undefined,
+  };
+}
+
+/** GET/POST /api/ems/mission-log. */
+export function emsApi(missionLog: MissionLog): Router {
+  const api = Router();
+  api.get('/mission-log', async (req, res) => {
+    res.json({ entries: await missionLog.list(listOptions(req.query)) });
+  });
+  api.post('/mission-log', async (req, res) => {
+    const body = (req.body ?? {}) as { severity?: Severity; message?: string };
+    const id = await missionLog.append({
+      severity: body.severity ?? 'INFO',
+      subsystem: 'ems',
+      message: String(body.message ?? ''),
+      username: res.locals.username as string | undefined,
+    });
+    res.status(201).json({ id });
+  });
+  return api;
+}
+
+/** The Mission log page: newest first, paged by key, with a form to add an entry. */
+export function emsPages(missionLog: MissionLog): Router {
+  const pages = Router();
+  pages.get('/mission-log', async (req, res) => {
+    const options = listOptions(req.query);
+    const entries = await missionLog.list({ ...options, limit: 50 });
+    const next = entries.length === 50 ? entries[entries.length - 1].id : undefined;
+    res.render('ems/mission-log', { title: 'Mission log', entries, next, severity: options.severity ?? '' });
+  });
+  pages.post('/mission-log', async (req, res) => {
+    const body = req.body as { severity?: Severity; message?: string };
+    await missionLog.append({
+      severity: body.severity ?? 'INFO',
+      subsystem: 'ems',
+      message: String(body.message ?? ''),
+      username: res.locals.username as string | undefined,
+    });
+    res.redirect(303, '/ems/mission-log');
+  });
+  return pages;
+}
