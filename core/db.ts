@@ -65,5 +65,7 @@ export function isOutage(err: unknown): boolean {
   const e = err as Error & { code?: string; errorNum?: number };
   if (e.name === 'KnexTimeoutError') return true;
   if (e.code && (OUTAGE_CODES.has(e.code) || /^(08|57P)/.test(e.code) || /^NJS-(500|501|503|510|511)$/.test(e.code))) return true;
-  return /Connection terminated|terminating connection|server closed the connection|Client has encountered a connection error/i.test(e.message);
+  // "timeout expired" is how pg reports connectionTimeoutMillis: a database host that takes
+  // the TCP connection but never answers (frozen, or a half-dead network).
+  return /Connection terminated|terminating connection|server closed the connection|Client has encountered a connection error|^timeout expired$/i.test(e.message);
 }

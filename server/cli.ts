@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
 import type { Config } from '../config/schema.js';
-import { DpcError, messageOf } from '../core/errors.js';
-import { migrate } from '../sql/migrate.js';
+import { coreErrors, DpcError, messageOf } from '../core/errors.js';
+import { MIGRATION_TABLE, migrate } from '../sql/migrate.js';
 import { clusterStates } from '../subsystems/smas/index.js';
 import { loadConfig, maskSecrets } from './config.js';
 import { describeTarget, openDb } from './db.js';
@@ -59,6 +59,10 @@ program
     const cfg = config();
     const db = await openDb(cfg);
     try {
+      // A database no DPC has used yet would otherwise answer with a failed SQL statement.
+      if (!(await db.knex.schema.hasTable(MIGRATION_TABLE))) {
+        throw coreErrors.dbStart(`${describeTarget(cfg)} has no DPC schema yet: run \`dpc migrate\` or start the server`);
+      }
       const rows = await clusterStates(db, Date.now(), cfg.smas.healthIntervalMs);
       process.stdout.write(`${describeTarget(cfg)}\n`);
       if (rows.length === 0) process.stdout.write('no DPC process is running\n');

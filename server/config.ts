@@ -88,9 +88,12 @@ function applyEnv(target: Tree, name: string, raw: string): void {
   }
 }
 
-/** Environment values are text: read them as the type the key already has. */
+/**
+ * Environment values are text: read them as the type the key already has. Only plain
+ * decimals count as numbers: Number() would also take "0x1F", "1e3" and "Infinity".
+ */
 function fromEnv(current: unknown, raw: string): unknown {
-  if (typeof current === 'number') return raw.trim() !== '' && !Number.isNaN(Number(raw)) ? Number(raw) : raw;
+  if (typeof current === 'number') return /^\s*-?\d+(\.\d+)?\s*$/.test(raw) ? Number(raw) : raw;
   if (typeof current === 'boolean') return raw === 'true' ? true : raw === 'false' ? false : raw;
   return raw;
 }
@@ -119,11 +122,18 @@ function describeIssue(issue: z.core.$ZodIssue, input: Tree): string {
     case 'invalid_value':
       return `${path} must be one of ${issue.values.join(', ')}; got ${shown}`;
     case 'invalid_type':
-      return `${path} must be ${article(issue.expected)}; got ${got === undefined ? 'nothing' : shown}`;
+      // Zod calls a non-integer number "an int"; an operator reads "a whole number".
+      return `${path} must be ${issue.expected === 'int' ? 'a whole number' : article(issue.expected)}; got ${got === undefined ? 'nothing' : shown}`;
     case 'too_small':
+      // For text the bound is a length, not a value.
+      if (issue.origin === 'string') return `${path} must ${Number(issue.minimum) === 1 ? 'not be empty' : `have at least ${issue.minimum} characters`}; got ${shown}`;
       return `${path} must be at least ${issue.minimum}; got ${shown}`;
     case 'too_big':
+      if (issue.origin === 'string') return `${path} must have at most ${issue.maximum} characters; got ${shown}`;
       return `${path} must be at most ${issue.maximum}; got ${shown}`;
+    case 'invalid_format':
+      // The schema words its patterns as what the value must be ("a lower-case SQL identifier").
+      return `${path} must be ${/^Invalid/.test(issue.message) ? `text matching ${issue.pattern ?? issue.format}` : issue.message}; got ${shown}`;
     default:
       return `${path} ${issue.message.replace(/^Invalid input: /, '').toLowerCase()}; got ${shown}`;
   }

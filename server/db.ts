@@ -1,4 +1,4 @@
-import { accessSync, constants, mkdirSync } from 'node:fs';
+import { accessSync, constants, mkdirSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import knexModule, { type Knex } from 'knex';
 import pg from 'pg';
@@ -24,7 +24,10 @@ export async function openDb(config: Config): Promise<Db> {
     await knex.raw(pingSql(client));
   } catch (err) {
     await knex.destroy().catch(() => undefined);
-    throw coreErrors.dbStart(`cannot connect to ${describeTarget(config)}: ${messageOf(err)}`);
+    // Knex's words for its acquire timeout ("the pool is probably full") would send an
+    // operator after the wrong problem: a database that took the connection and never answered.
+    const why = err instanceof Error && err.name === 'KnexTimeoutError' ? `no answer within ${config.db.connectTimeoutMs} ms` : messageOf(err);
+    throw coreErrors.dbStart(`cannot connect to ${describeTarget(config)}: ${why}`);
   }
   return { knex, dialect: client };
 }
@@ -49,7 +52,7 @@ async function connectionOptions(config: Config): Promise<Knex.Config> {
     case 'sqlite': {
       const file = resolve(db.sqlite.path);
       try {
-        mkdirSync(dirname(file), { recursive: true });
+        makeDir(dirname(file));
         accessSync(dirname(file), constants.W_OK);
       } catch (err) {
         throw coreErrors.dbStart(`cannot write the SQLite database at ${file}: ${(err as NodeJS.ErrnoException).code ?? messageOf(err)}`);
@@ -103,5 +106,25 @@ async function connectionOptions(config: Config): Promise<Knex.Config> {
         pool: { min: 0, max: db.poolMax },
       };
     }
+  }
+}
+
+/**
+ * mkdir -p that gives up. Node's recursive mkdir loops for ever where a directory answers
+ * ENOENT for a child it cannot hold (/proc, /sys, a stale mount): it makes the parent
+ * (EEXIST), retries the child, and so on. Here the child is tried once more, then it fails.
+ */
+function makeDir(dir: string, retry = true): void {
+  try {
+    mkdirSync(dir);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST') {
+      if (!statSync(dir).isDirectory()) throw Object.assign(new Error(`${dir} is not a directory`), { code: 'ENOTDIR' });
+      return;
+    }
+    if (code !== 'ENOENT' || !retry || dirname(dir) === dir) throw err;
+    makeDir(dirname(dir));
+    makeDir(dir, false);
   }
 }

@@ -21,19 +21,20 @@ export function createApp(dpc: Dpc): Express {
   app.disable('x-powered-by');
   app.set('view engine', 'ejs');
   app.set('views', join(projectRoot, 'views'));
-  app.use('/static', express.static(join(projectRoot, 'views', 'static'), { maxAge: '1h' }));
-  app.use(express.json({ limit: '1mb' }));
-  app.use(express.urlencoded({ extended: false, limit: '1mb' }));
 
   const menu: Page[] = [{ title: 'Welcome', path: '/' }, ...dpc.subsystems.flatMap((s) => s.pages?.menu ?? [])].sort(
     (a, b) => MENU_ORDER.indexOf(a.title) - MENU_ORDER.indexOf(b.title),
   );
+  // Before the body parsers: the error page of a body they reject needs the menu too.
   app.use((req, res, next) => {
     res.locals.menu = menu;
     res.locals.path = req.path;
     res.locals.version = softwareVersion;
     next();
   });
+  app.use('/static', express.static(join(projectRoot, 'views', 'static'), { maxAge: '1h' }));
+  app.use(express.json({ limit: '1mb' }));
+  app.use(express.urlencoded({ extended: false, limit: '1mb' }));
 
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'alive', process: dpc.processId });
@@ -82,7 +83,14 @@ function errorHandler(dpc: Dpc): ErrorRequestHandler {
     }
     res.status(error.status);
     if (req.originalUrl.startsWith('/api/') || !req.accepts('html')) res.json({ error: { code: error.code, message: error.message } });
-    else res.render('error', { title: 'Error', error });
+    else {
+      res.render('error', { title: 'Error', error }, (renderErr, html) => {
+        // Left to express, a page that fails to render would show its stack trace.
+        if (!renderErr) return void res.send(html);
+        dpc.log.error(`error page failed to render: ${messageOf(renderErr)}`, { subsystem: 'server' });
+        res.type('text/plain').send(`${error.code}: ${error.message}\n`);
+      });
+    }
   };
 }
 

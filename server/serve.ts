@@ -1,6 +1,7 @@
 import type { AddressInfo } from 'node:net';
+import { resolve } from 'node:path';
 import type { Config } from '../config/schema.js';
-import { messageOf } from '../core/errors.js';
+import { coreErrors, messageOf } from '../core/errors.js';
 import { createApp, listen } from './http.js';
 import { startDpc } from './lifecycle.js';
 import { closeLogger, createLogger } from './logger.js';
@@ -10,7 +11,13 @@ import { closeLogger, createLogger } from './logger.js';
  * the listener first (no new requests), then the subsystems in reverse start order.
  */
 export async function serve(config: Config): Promise<void> {
-  const log = createLogger(config.log);
+  let log;
+  try {
+    log = createLogger(config.log);
+  } catch (err) {
+    // Like an unwritable database, a log directory that cannot be made is for the operator to fix.
+    throw coreErrors.config(`log.dir: cannot write ${resolve(config.log.dir)}: ${(err as NodeJS.ErrnoException).code ?? messageOf(err)}`);
+  }
   let dpc;
   try {
     dpc = await startDpc(config, log);
@@ -18,12 +25,18 @@ export async function serve(config: Config): Promise<void> {
     await closeLogger(log);
     throw err;
   }
-  const server = await listen(createApp(dpc), config.http.host, config.http.port).catch(async (err: unknown) => {
+  const { host } = config.http;
+  const server = await listen(createApp(dpc), host, config.http.port).catch(async (err: unknown) => {
+    // A port in use or a host that is not this machine's: the operator changes http.*.
+    const problem = coreErrors.config(`cannot listen on http.host ${host}, http.port ${config.http.port}: ${messageOf(err)}`);
+    log.error(problem.message, { subsystem: 'server' });
     await dpc.stop();
-    throw err;
+    await closeLogger(log);
+    throw problem;
   });
   const { port } = server.address() as AddressInfo;
-  log.info(`console at http://${config.http.host}:${port}/`, { subsystem: 'server', port });
+  // An IPv6 address goes in brackets in a URL.
+  log.info(`console at http://${host.includes(':') ? `[${host}]` : host}:${port}/`, { subsystem: 'server', port });
 
   let stopping = false;
   const stop = async (signal: string) => {

@@ -52,9 +52,14 @@ export class Columns {
     this.t.check(`${column} in (0, 1)`, [], fitted(this.table, column, 'ck'));
   }
 
-  /** Text of at most `length` characters; Oracle stores '' as NULL, so never rely on ''. */
+  /**
+   * Text of at most `length` characters; Oracle stores '' as NULL, so never rely on ''.
+   * On Oracle the length is declared in characters: varchar2(n) counts bytes by default, and
+   * text the other two accept (a name with "é", a message with "°") would not fit. Oracle
+   * still caps a varchar2 at 4000 bytes unless MAX_STRING_SIZE is EXTENDED.
+   */
   str(column: string, length: number): Knex.ColumnBuilder {
-    return this.t.string(column, length);
+    return this.dialect === 'oracle' ? this.t.specificType(column, `varchar2(${length} char)`) : this.t.string(column, length);
   }
 
   /** Unbounded text: CLOB on Oracle. */

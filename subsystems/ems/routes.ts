@@ -1,5 +1,6 @@
 import { Router } from 'express';
 import { coreErrors } from '../../core/errors.js';
+import { SEVERITIES } from '../../sql/migrations/0001_schema.js';
 import type { MissionLog, Severity } from './missionLog.js';
 
 function pageKey(value: unknown, what: string): number | undefined {
@@ -9,11 +10,20 @@ function pageKey(value: unknown, what: string): number | undefined {
   return n;
 }
 
+/** A severity to filter on; one not in the list would silently match nothing. */
+function severityFilter(value: unknown): Severity | undefined {
+  if (value === undefined || value === '') return undefined;
+  if (!SEVERITIES.includes(value as Severity)) {
+    throw coreErrors.badRequest(`severity must be one of ${SEVERITIES.join(', ')}; got ${JSON.stringify(value)}`);
+  }
+  return value as Severity;
+}
+
 function listOptions(query: Record<string, unknown>) {
   return {
     before: pageKey(query.before, 'before'),
     limit: pageKey(query.limit, 'limit'),
-    severity: (query.severity || undefined) as Severity | undefined,
+    severity: severityFilter(query.severity),
   };
 }
 
@@ -46,7 +56,8 @@ export function emsPages(missionLog: MissionLog): Router {
     res.render('ems/mission-log', { title: 'Mission log', entries, next, severity: options.severity ?? '' });
   });
   pages.post('/mission-log', async (req, res) => {
-    const body = req.body as { severity?: Severity; message?: string };
+    // Express 5 leaves the body undefined when no parser took it (no content type).
+    const body = (req.body ?? {}) as { severity?: Severity; message?: string };
     await missionLog.append({
       severity: body.severity ?? 'INFO',
       subsystem: 'ems',

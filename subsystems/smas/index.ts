@@ -1,5 +1,6 @@
 import { hostname } from 'node:os';
 import { Router } from 'express';
+import type { Knex } from 'knex';
 import type { Db } from '../../core/db.js';
 import { pingSql } from '../../core/db.js';
 import { messageOf } from '../../core/errors.js';
@@ -62,7 +63,13 @@ export function createSmas(ctx: Context): Subsystem<SmasService> {
   let dbStatus: DbStatus = { ok: true, since: clock.now() };
   let timer: NodeJS.Timeout | undefined;
   let checking: Promise<void> | undefined;
+  let saving: Promise<void> | undefined;
   let registered = false;
+  // A database that stops answering without closing its connections (a frozen host, a
+  // network that drops packets) would leave the ping, a health check or a write waiting for
+  // TCP to give up (many minutes), and the monitor with them: /readyz would say ready all
+  // along. So every step of a check is bounded by the connect timeout.
+  const answerMs = ctx.config.db.connectTimeoutMs;
 
   function setState(name: SubsystemName, state: SubsystemState, detail?: string): void {
     const before = current.get(name);
@@ -84,17 +91,13 @@ export function createSmas(ctx: Context): Subsystem<SmasService> {
     for (const name of [...unsaved]) {
       const record = current.get(name);
       if (!record) continue;
-      const row = { processid: processId, name, state: record.state, detail: record.detail?.slice(0, 1000) ?? null, now: record.changed };
-      await db.knex.transaction(async (trx) => {
-        const updated = await updateSubsystemState(trx, row);
-        if (Number(updated) === 0) await insertSubsystemState(trx, row);
-      });
+      await db.knex.transaction((trx) => writeState(trx, processId, record, record.changed));
       unsaved.delete(name);
     }
   }
 
   async function checkOnce(): Promise<void> {
-    const reachable = await ping(db);
+    const reachable = await ping(db, answerMs);
     if (reachable.ok !== dbStatus.ok) {
       dbStatus = { ...reachable, since: clock.now() };
       if (reachable.ok) log.info('database reachable again', { subsystem: 'smas' });
@@ -106,18 +109,20 @@ export function createSmas(ctx: Context): Subsystem<SmasService> {
         continue;
       }
       try {
-        const h = await health();
+        const h = await within(health(), answerMs, `no answer within ${answerMs} ms`);
         setState(name, h.state, h.detail);
       } catch (err) {
         setState(name, 'DEGRADED', `health check failed: ${messageOf(err)}`);
       }
     }
-    if (dbStatus.ok) {
-      try {
-        await save();
-      } catch (err) {
-        log.warn('could not record subsystem states', { subsystem: 'smas', error: messageOf(err) });
-      }
+    // One save at a time, awaited only as long as a ping: a write caught by the database
+    // freezing must not hold the monitor. A later check saves what is left.
+    if (dbStatus.ok && !saving) {
+      const saved = save()
+        .catch((err: unknown) => void log.warn('could not record subsystem states', { subsystem: 'smas', error: messageOf(err) }))
+        .finally(() => (saving = undefined));
+      saving = saved;
+      await within(saved, answerMs, 'slow').catch(() => undefined);
     }
   }
 
@@ -153,6 +158,7 @@ export function createSmas(ctx: Context): Subsystem<SmasService> {
     async stop() {
       clearInterval(timer);
       await checking;
+      await saving;
     },
     async health() {
       return { state: 'UP' };
@@ -171,19 +177,40 @@ export async function clusterStates(db: Db, now: number, healthIntervalMs: numbe
 /** Marks the process stopped in smas_process and saves final states; best effort at exit. */
 export async function recordStopped(db: Db, processId: string, now: number, states: StateRecord[]): Promise<void> {
   await db.knex.transaction(async (trx) => {
-    for (const s of states) {
-      const row = { processid: processId, name: s.name, state: s.state, detail: s.detail ?? null, now };
-      if (Number(await updateSubsystemState(trx, row)) === 0) await insertSubsystemState(trx, row);
-    }
+    for (const s of states) await writeState(trx, processId, s, now);
     await stopProcess(trx, { id: processId, now });
   });
 }
 
-async function ping(db: Db): Promise<{ ok: boolean; reason?: string }> {
+/** Upsert as update-then-insert: the one form that reads the same on all three dialects. */
+async function writeState(trx: Knex.Transaction, processId: string, record: StateRecord, now: number): Promise<void> {
+  const row = { processid: processId, name: record.name, state: record.state, detail: record.detail?.slice(0, 1000) ?? null, now };
+  if (Number(await updateSubsystemState(trx, row)) === 0) await insertSubsystemState(trx, row);
+}
+
+async function ping(db: Db, timeoutMs: number): Promise<{ ok: boolean; reason?: string }> {
   try {
-    await db.knex.raw(pingSql(db.dialect));
+    // Knex's query timeout also marks the connection for disposal, so a connection to a
+    // database that stopped answering is not handed out again.
+    await db.knex.raw(pingSql(db.dialect)).timeout(timeoutMs);
     return { ok: true };
   } catch (err) {
+    // Knex's own words for its two timeouts ("the pool is probably full", "defined query
+    // timeout") would send an operator after the wrong problem.
+    if (err instanceof Error && err.name === 'KnexTimeoutError') {
+      const connecting = /acquiring a connection/i.test(err.message);
+      return { ok: false, reason: connecting ? `no connection within ${timeoutMs} ms` : `no answer within ${timeoutMs} ms` };
+    }
     return { ok: false, reason: messageOf(err) };
   }
+}
+
+/** The promise's outcome, or a rejection with `message` if it takes longer than `ms` (0: no bound). */
+function within<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
+  if (ms <= 0) return promise;
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(new Error(message)), ms);
+  });
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
 }
