@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
 import type { Config } from '../config/schema.js';
+import type { Db } from '../core/db.js';
 import { coreErrors, DpcError, messageOf } from '../core/errors.js';
-import { MIGRATION_TABLE, migrate } from '../sql/migrate.js';
+import { isMigrated, migrate } from '../sql/migrate.js';
 import { clusterStates } from '../subsystems/smas/index.js';
 import { loadConfig, maskSecrets } from './config.js';
 import { describeTarget, openDb } from './db.js';
@@ -22,6 +23,17 @@ function config(): Config {
   return loadConfig({ file: program.opts<{ config?: string }>().config });
 }
 
+/** Runs a command against the configured database, closing it however the command ends. */
+async function withDb(action: (db: Db, cfg: Config) => Promise<void>): Promise<void> {
+  const cfg = config();
+  const db = await openDb(cfg);
+  try {
+    await action(db, cfg);
+  } finally {
+    await db.knex.destroy();
+  }
+}
+
 program
   .command('serve')
   .description('start the server: migrations, the seven subsystems, the console and API')
@@ -33,14 +45,10 @@ program
   .command('migrate')
   .description('apply the database migrations not yet applied, and stop')
   .action(async () => {
-    const cfg = config();
-    const db = await openDb(cfg);
-    try {
+    await withDb(async (db, cfg) => {
       const ran = await migrate(db, { schema: cfg.db.client === 'postgresql' ? cfg.db.postgresql.schema : undefined });
       process.stdout.write(ran.length ? `applied: ${ran.join(', ')}\n` : `${describeTarget(cfg)} is up to date\n`);
-    } finally {
-      await db.knex.destroy();
-    }
+    });
   });
 
 program
@@ -56,11 +64,9 @@ program
   .command('status')
   .description('subsystem states of every running DPC process, from the database')
   .action(async () => {
-    const cfg = config();
-    const db = await openDb(cfg);
-    try {
+    await withDb(async (db, cfg) => {
       // A database no DPC has used yet would otherwise answer with a failed SQL statement.
-      if (!(await db.knex.schema.hasTable(MIGRATION_TABLE))) {
+      if (!(await isMigrated(db))) {
         throw coreErrors.dbStart(`${describeTarget(cfg)} has no DPC schema yet: run \`dpc migrate\` or start the server`);
       }
       const rows = await clusterStates(db, Date.now(), cfg.smas.healthIntervalMs);
@@ -70,9 +76,7 @@ program
         const since = new Date(r.changed).toISOString().replace('T', ' ').slice(0, 19);
         process.stdout.write(`${r.processid.padEnd(32)} ${r.name.toUpperCase().padEnd(5)} ${r.state.padEnd(9)} ${since}  ${r.detail ?? ''}\n`);
       }
-    } finally {
-      await db.knex.destroy();
-    }
+    });
   });
 
 program.parseAsync().catch((err: unknown) => {

@@ -1,10 +1,11 @@
-import { accessSync, constants, mkdirSync, statSync } from 'node:fs';
+import { accessSync, constants } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import knexModule, { type Knex } from 'knex';
 import pg from 'pg';
 import type { Config } from '../config/schema.js';
 import { knexOptions, pingSql, type Db } from '../core/db.js';
 import { coreErrors, messageOf } from '../core/errors.js';
+import { makeDir } from '../core/files.js';
 
 // 64-bit integers (ids, Unix-ms times, counts) come back as numbers, as on SQLite and Oracle.
 // Mission times in nanoseconds exceed 2^53 and are read as text where they are used.
@@ -106,25 +107,5 @@ async function connectionOptions(config: Config): Promise<Knex.Config> {
         pool: { min: 0, max: db.poolMax },
       };
     }
-  }
-}
-
-/**
- * mkdir -p that gives up. Node's recursive mkdir loops for ever where a directory answers
- * ENOENT for a child it cannot hold (/proc, /sys, a stale mount): it makes the parent
- * (EEXIST), retries the child, and so on. Here the child is tried once more, then it fails.
- */
-function makeDir(dir: string, retry = true): void {
-  try {
-    mkdirSync(dir);
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'EEXIST') {
-      if (!statSync(dir).isDirectory()) throw Object.assign(new Error(`${dir} is not a directory`), { code: 'ENOTDIR' });
-      return;
-    }
-    if (code !== 'ENOENT' || !retry || dirname(dir) === dir) throw err;
-    makeDir(dirname(dir));
-    makeDir(dir, false);
   }
 }

@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { makeDir } from '../core/files.js';
 import { resolve } from 'node:path';
 import winston from 'winston';
 import type { Config } from '../config/schema.js';
@@ -20,7 +20,7 @@ const text = winston.format.printf((info) => {
  */
 export function createLogger(config: Config['log']): winston.Logger {
   const dir = resolve(config.dir);
-  mkdirSync(dir, { recursive: true });
+  makeDir(dir);
   const transports: winston.transport[] = [
     new winston.transports.File({
       filename: resolve(dir, 'dpc.log'),

@@ -54,3 +54,8 @@ export async function migrate(db: Db, options: { schema?: string } = {}): Promis
   const [, ran] = (await db.knex.migrate.latest({ migrationSource: source, tableName: MIGRATION_TABLE })) as [number, string[]];
   return ran;
 }
+
+/** True once the migrations have run on this database (its DPC schema exists). */
+export async function isMigrated(db: Db): Promise<boolean> {
+  return db.knex.schema.hasTable(MIGRATION_TABLE);
+}

@@ -1,4 +1,5 @@
-import { accessSync, constants, mkdirSync, statfsSync } from 'node:fs';
+import { accessSync, constants, statfsSync } from 'node:fs';
+import { makeDir } from '../../core/files.js';
 import { join, resolve } from 'node:path';
 import type { Context, Subsystem } from '../../core/subsystem.js';
 import { dssErrors } from './errors.js';
@@ -22,7 +23,7 @@ export function createDss(ctx: Context): Subsystem<DssService> {
     async start() {
       for (const name of AREAS) {
         try {
-          mkdirSync(area(name), { recursive: true });
+          makeDir(area(name));
           accessSync(area(name), constants.W_OK);
         } catch (err) {
           throw dssErrors.storeUnwritable(area(name), (err as NodeJS.ErrnoException).code ?? String(err));
