@@ -78,7 +78,8 @@ export function createApp(dpc: Dpc): Express {
 function errorHandler(dpc: Dpc): ErrorRequestHandler {
   return (err: unknown, req, res, _next) => {
     const error = toDpcError(err);
-    if (error.status >= 500) {
+    // An outage is logged once by SMAS, not again for every request it refuses.
+    if (error.status >= 500 && error.code !== coreErrors.dbUnavailable.code) {
       dpc.log.error(`${req.method} ${req.originalUrl} failed: ${messageOf(err)}`, { subsystem: 'server', code: error.code });
     }
     res.status(error.status);

@@ -81,7 +81,9 @@ export async function startDpc(config: Config, log: Logger, clock: Clock = syste
     await recordStopped(db, processId, clock.now(), smas.service.states()).catch((err) =>
       log.warn('could not record the stop in the database', { subsystem: 'server', error: messageOf(err) }),
     );
-    await db.knex.destroy();
+    // A connection stuck on a frozen database would hold destroy() until TCP gives up.
+    const left = Math.max(deadline - clock.now(), 1000);
+    await Promise.race([db.knex.destroy(), new Promise((done) => setTimeout(done, left).unref())]);
   }
 
   for (const s of subsystems) {

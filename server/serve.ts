@@ -54,7 +54,11 @@ export async function serve(config: Config): Promise<void> {
     }
     server.closeAllConnections();
     await closeLogger(log);
+    // Everything is recorded; a socket still held by a frozen database must not keep us alive.
+    setTimeout(() => process.exit(), 2000).unref();
   };
+  // A promise nobody awaited fails one piece of work, not the whole DPC: say so and go on.
+  process.on('unhandledRejection', (err) => log.error(`unhandled rejection: ${messageOf(err)}`, { subsystem: 'server' }));
   process.once('SIGTERM', () => void stop('SIGTERM'));
   process.once('SIGINT', () => void stop('SIGINT'));
 }
