@@ -65,7 +65,50 @@ export const configSchema = z
           .strict(),
       })
       .strict(),
-    smas: z.object({ healthIntervalMs: z.number().int().min(100) }).strict(),
+    smas: z
+      .object({
+        healthIntervalMs: z.number().int().min(100),
+        /** How long a once-only duty (cron, outbox delivery, reaping) stays with a process that stopped renewing it. */
+        leaseMs: z.number().int().min(500),
+      })
+      .strict(),
+    rms: z
+      .object({
+        /** Registers and starts the demo workflow, so a new installation shows work flowing. */
+        demo: z.boolean(),
+        /** Modules that export `workflows` and `taskTypes`, relative to the project root, or absolute. */
+        definitions: z.array(z.string().min(1)),
+        /** A claimed job whose holder stops renewing its lease for this long is handed back to the queue. */
+        jobLeaseMs: z.number().int().min(500),
+        reapMs: z.number().int().min(50),
+        cron: z.object({ catchUp: z.boolean(), lookbackDays: z.number().int().min(0).max(366) }).strict(),
+        retention: z
+          .object({ enabled: z.boolean(), days: z.number().int().min(1), batchSize: z.number().int().min(1).max(10000), intervalMs: z.number().int().min(1000) })
+          .strict(),
+      })
+      .strict(),
+    pfs: z
+      .object({
+        claimBatch: z.number().int().min(1).max(5000),
+        /** Job state changes are written together at most this long after they happen. */
+        flushMs: z.number().int().min(0).max(1000),
+        pollMs: z.number().int().min(10),
+        local: z
+          .object({
+            /** Worker threads for TypeScript tasks; 0: cores − 1, at least 1. */
+            threads: z.number().int().min(0).max(256),
+            /** Jobs queued ahead in each worker thread, so a thread never waits for the next. */
+            pipeline: z.number().int().min(1).max(256),
+            /** Cores external programs may use together; 0: all of this machine's. */
+            cpus: z.number().int().min(0),
+            /** Memory the jobs declared may use together, MiB; 0: 80 % of this machine's. */
+            memoryMb: z.number().int().min(0),
+            logMaxKb: z.number().int().min(1),
+            logBackups: z.number().int().min(0).max(100),
+          })
+          .strict(),
+      })
+      .strict(),
     dss: z.object({ root: z.string().min(1), minFreeMb: z.number().min(0) }).strict(),
     dts: z
       .object({

@@ -15,6 +15,7 @@ import { createPfs } from '../subsystems/pfs/index.js';
 import { createRms } from '../subsystems/rms/index.js';
 import { createSmas, recordStopped, type SmasService } from '../subsystems/smas/index.js';
 import { openDb } from './db.js';
+import { loadPipelines } from './pipelines.js';
 import { softwareVersion } from './paths.js';
 
 /** The running DPC of this process: what the HTTP app and the CLI act on. */
@@ -45,6 +46,10 @@ export async function startDpc(config: Config, log: Logger, clock: Clock = syste
     await db.knex.destroy();
     throw err;
   }
+  const pipelines = await loadPipelines(config).catch(async (err: unknown) => {
+    await db.knex.destroy();
+    throw err;
+  });
   const processId = `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
   const base = { config, db, clock, processId, version: softwareVersion };
   const child = (name: SubsystemName) => log.child({ subsystem: name });
@@ -54,8 +59,10 @@ export async function startDpc(config: Config, log: Logger, clock: Clock = syste
   const smas = createSmas(ctx('smas', {}));
   const dss = createDss(ctx('dss', { ems: ems.service }));
   const dts = createDts(ctx('dts', { dss: dss.service, ems: ems.service }));
-  const rms = createRms(ctx('rms', { ems: ems.service, dss: dss.service }));
-  const pfs = createPfs(ctx('pfs', { rms: rms.service, dss: dss.service }));
+  const rms = createRms(
+    ctx('rms', { ems: ems.service, dss: dss.service, smas: smas.service, hasTask: (name: string) => pipelines.tasks.has(name), definitions: pipelines.workflows }),
+  );
+  const pfs = createPfs(ctx('pfs', { rms: rms.service, dss: dss.service, smas: smas.service, tasks: pipelines.tasks }));
   const daas = createDaas(ctx('daas', { smas: smas.service }));
   const subsystems: Subsystem[] = [ems, smas, dss, dts, rms, pfs, daas];
 

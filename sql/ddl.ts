@@ -120,6 +120,25 @@ export class Ddl {
     }
     this.statements.push(...compiled);
   }
+
+  /** Columns added to an existing table: nullable, or NOT NULL with a default, so rows already there stay valid. */
+  alter(table: string, build: (c: Columns) => void): void {
+    this.statements.push(...this.knex.schema.alterTable(table, (t) => build(new Columns(t, table, this.dialect))).toSQL().map((q) => q.sql));
+  }
+
+  /**
+   * An index whose columns may run in descending order (Knex's builder cannot say so):
+   * the claim of the job queue reads READY jobs by priority, highest first, then oldest.
+   */
+  index(table: string, suffix: string, columns: (string | { column: string; desc: true })[]): void {
+    const list = columns.map((c) => (typeof c === 'string' ? '??' : '?? desc')).join(', ');
+    const names = columns.map((c) => (typeof c === 'string' ? c : c.column));
+    this.statements.push(this.knex.raw(`create index ?? on ?? (${list})`, [name(`${table}_${suffix}`), table, ...names]).toQuery());
+  }
+
+  dropIndex(table: string, suffix: string): void {
+    this.statements.push(this.knex.raw('drop index ??', [name(`${table}_${suffix}`)]).toQuery());
+  }
 }
 
 /** A constraint name from table and column, the column cut short to keep within the limit. */

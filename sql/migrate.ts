@@ -2,6 +2,7 @@ import type { Knex } from 'knex';
 import { offlineKnex, type Dialect, type Db } from '../core/db.js';
 import { Ddl } from './ddl.js';
 import * as schema0001 from './migrations/0001_schema.js';
+import * as runManagement0002 from './migrations/0002_run_management.js';
 
 interface Migration {
   name: string;
@@ -9,7 +10,7 @@ interface Migration {
 }
 
 /** Every migration, in order. A new one is appended here; a landed one is never edited. */
-const migrations: Migration[] = [schema0001];
+const migrations: Migration[] = [schema0001, runManagement0002];
 
 export const MIGRATION_TABLE = 'dpc_migration';
 

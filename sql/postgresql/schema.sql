@@ -92,3 +92,10 @@ create index "pfs_log_file_wf_ix" on "pfs_log_file" ("workflowid", "id");
 create table "daas_query" ("id" bigserial primary key, "accountid" bigint not null, "name" varchar(200) not null, "sql_text" text not null, "shared" smallint not null default '0', "created" bigint not null, "updated" bigint not null, constraint daas_query_shared_ck check (shared in (0, 1)));
 alter table "daas_query" add constraint "daas_query_accountid_fk" foreign key ("accountid") references "smas_account" ("id");
 alter table "daas_query" add constraint "daas_query_name_uq" unique ("accountid", "name");
+
+-- migration 0002_run_management
+alter table "rms_job" add column "pool" varchar(32) not null default 'local', add column "backoff_ms" bigint not null default '0', add column "reclaims" integer not null default '0';
+drop index "rms_job_claim_ix";
+create index "rms_job_ready_ix" on "rms_job" ("status", "pool", "priority" desc, "id");
+alter table "rms_workflow" add constraint "rms_workflow_run_uq" unique ("name", "runid");
+create table "pfs_pool" ("name" varchar(32) not null, "state" varchar(8) not null, "changed" bigint not null, "changed_by" varchar(64) not null, "reason" varchar(1000), constraint "pfs_pool_pk" primary key ("name"), constraint pfs_pool_state_ck check (state in ('OPEN', 'DRAINED')));

@@ -1,22 +1,113 @@
-import { availableParallelism } from 'node:os';
+import { join, resolve } from 'node:path';
+import { Router } from 'express';
+import { coreErrors } from '../../core/errors.js';
 import type { Context, Subsystem } from '../../core/subsystem.js';
 import type { DssService } from '../dss/index.js';
 import type { RmsService } from '../rms/index.js';
+import type { SmasService } from '../smas/index.js';
+import { Dispatcher } from './dispatcher.js';
+import { pfsErrors } from './errors.js';
+import { LocalExecutor } from './local/executor.js';
+import { assertRunjobBuilt } from './runjob.js';
+import { insertPool, listPools, updatePool } from './sql/pools.js';
+import type { TaskTypes } from './tasks.js';
+
+export type { TaskType, TaskTypes, JobSpec, TaskContext, TaskFunction } from './tasks.js';
+export { TaskTypes as TaskTypeRegistry } from './tasks.js';
+
+export interface PoolState {
+  name: string;
+  state: 'OPEN' | 'DRAINED';
+  changed: number;
+  changed_by: string;
+  reason: string | null;
+}
 
 export interface PfsService {
   /** Cores this process offers to local jobs. */
   localCores(): number;
+  /** Drains a pool: no process claims its jobs until it is opened; running jobs finish. */
+  drain(pool: string, who: { username: string; reason?: string }): Promise<void>;
+  open(pool: string, who: { username: string; reason?: string }): Promise<void>;
+  pools(): Promise<PoolState[]>;
 }
 
-export function createPfs(_ctx: Context<{ rms: RmsService; dss: DssService }>): Subsystem<PfsService> {
-  const cores = availableParallelism();
+const POOL = /^[A-Za-z0-9_.-]{1,32}$/;
+
+/** The processing framework: the executors that run jobs; for now the local one. */
+export function createPfs(ctx: Context<{ rms: RmsService; dss: DssService; smas: SmasService; tasks: TaskTypes }>): Subsystem<PfsService> {
+  const { config, db, clock, log, services } = ctx;
+  let executor: LocalExecutor | undefined;
+  let dispatcher: Dispatcher | undefined;
+  let poolTimer: NodeJS.Timeout | undefined;
+
+  async function setPool(name: string, state: 'OPEN' | 'DRAINED', who: { username: string; reason?: string }): Promise<void> {
+    if (!POOL.test(name)) throw pfsErrors.unknownPool(name);
+    if (!who.reason?.trim()) throw pfsErrors.reasonRequired(state === 'DRAINED' ? 'draining a pool' : 'opening a pool');
+    await db.knex.transaction(async (trx) => {
+      const row = { name, state, changed: clock.now(), changed_by: who.username.slice(0, 64), reason: who.reason?.slice(0, 1000) ?? null };
+      if (Number(await updatePool(trx, row)) === 0) await insertPool(trx, row);
+      await services.smas.audit(trx, { ...who, action: state === 'DRAINED' ? 'pool.drain' : 'pool.open', target: `pool ${name}` });
+    });
+    log.info(`pool ${name} ${state === 'DRAINED' ? 'drained' : 'opened'} by ${who.username}`, { pool: name });
+    await refreshPools();
+  }
+
+  async function pools(): Promise<PoolState[]> {
+    return ((await listPools(db.knex, {})) as PoolState[]).map((p) => ({ ...p, changed: Number(p.changed) }));
+  }
+
+  /** Every process reads the drained pools from the database, so a drain reaches them all. */
+  async function refreshPools(): Promise<void> {
+    if (!dispatcher) return;
+    const drained = (await pools()).some((p) => p.name === 'local' && p.state === 'DRAINED');
+    if (dispatcher.drained && !drained) dispatcher.poke();
+    dispatcher.drained = drained;
+  }
+
+  const service: PfsService = {
+    localCores: () => executor?.threads ?? 0,
+    drain: (pool, who) => setPool(pool, 'DRAINED', who),
+    open: (pool, who) => setPool(pool, 'OPEN', who),
+    pools,
+  };
+
+  const api = Router();
+  api.get('/pools', async (_req, res) => {
+    res.json({ pools: await pools() });
+  });
+  for (const [action, state] of [['drain', 'DRAINED'], ['open', 'OPEN']] as const) {
+    api.post(`/pools/:name/${action}`, async (req, res) => {
+      const reason = (req.body ?? {}).reason;
+      if (reason !== undefined && typeof reason !== 'string') throw coreErrors.badRequest('reason must be text');
+      await setPool(req.params.name, state, { username: (res.locals.username as string | undefined) ?? 'console', reason });
+      res.json({ pools: await pools() });
+    });
+  }
+
   return {
     name: 'pfs',
-    service: { localCores: () => cores },
-    async start() {},
-    async stop() {},
+    service,
+    api,
+    async start() {
+      assertRunjobBuilt();
+      executor = new LocalExecutor(config.pfs.local, services.tasks, resolve(config.log.dir), join(services.dss.area('staging'), 'jobs'));
+      dispatcher = new Dispatcher(services.rms, executor, db, config, clock, log);
+      await refreshPools();
+      dispatcher.start();
+      poolTimer = setInterval(() => void refreshPools().catch(() => undefined), config.pfs.pollMs * 5);
+      poolTimer.unref();
+      log.info(`local executor: ${executor.threads} worker thread(s), ${executor.cpuBudget} CPU(s) and ${executor.memoryBudgetMb} MiB for jobs`);
+    },
+    async stop() {
+      clearInterval(poolTimer);
+      // Half the grace time for running jobs to end; the rest for handing back and recording.
+      await dispatcher?.stop(Math.floor(config.shutdown.graceMs / 2));
+      await executor?.close();
+    },
     async health() {
-      return { state: 'UP', detail: `local executor: ${cores} core(s)` };
+      if (dispatcher?.drained) return { state: 'UP', detail: 'local pool DRAINED: no new jobs are taken' };
+      return { state: 'UP', detail: `local executor: ${executor?.threads ?? 0} thread(s), ${executor?.runningIds().length ?? 0} job(s) running` };
     },
   };
 }

@@ -1,18 +1,245 @@
+import { randomUUID } from 'node:crypto';
+import { messageOf } from '../../core/errors.js';
 import type { Context, Subsystem } from '../../core/subsystem.js';
 import type { DssService } from '../dss/index.js';
 import type { EmsService } from '../ems/index.js';
+import type { SmasService } from '../smas/index.js';
+import { Actions, type Actor } from './actions.js';
+import type { Finished } from './bookkeeping.js';
+import { CRON_LEASE, CronTriggers, type CronSlot } from './cron.js';
+import type { Params, WorkflowDefinition } from './definition.js';
+import { rmsErrors } from './errors.js';
+import { createInstance, type StartRequest, type Started } from './instances.js';
+import { recordConfig } from './provenance.js';
+import { JobQueue, transaction } from './queue.js';
+import { Registry } from './registry.js';
+import { rmsApi } from './routes.js';
+import { Reads } from './reads.js';
+import { selectJobSpecs } from './sql/jobs.js';
+import { insertCronFire } from './sql/solutions.js';
+import { selectSteps, type StepRow } from './sql/steps.js';
+import { selectWorkflow, type WorkflowRow } from './sql/workflows.js';
 
-/** Run management: workflows, steps and jobs arrive with the run-management issue. */
-export type RmsService = Record<string, never>;
+export type { WorkflowDefinition, StepDefinition, Trigger, Params } from './definition.js';
+export type { ClaimedJob, Outcome } from './queue.js';
+export type { Actor } from './actions.js';
+export type { Started } from './instances.js';
 
-export function createRms(_ctx: Context<{ ems: EmsService; dss: DssService }>): Subsystem<RmsService> {
+export interface RmsService {
+  /** Checks and versions a workflow definition; throws naming the workflow and step. */
+  register(def: WorkflowDefinition): Promise<{ defid: number; version: number }>;
+  /** Starts an instance by hand (console, API, CLI). */
+  start(name: string, request: { params?: Params; priority?: number; runid?: string }, who: Actor): Promise<Started>;
+  /** One instance per day from `from` to `to` (YYYY-MM-DD, inclusive), each with `{ day }` in its parameters. */
+  backfill(name: string, from: string, to: string, who: Actor, params?: Params): Promise<Started[]>;
+  /** Runs a finished instance again under a new solution ID: all of it, or only what did not succeed. */
+  reprocess(workflowid: number, options: { failedOnly: boolean }, who: Actor): Promise<Started>;
+  actions: Actions;
+  queue: JobQueue;
+  reads: Reads;
+}
+
+export const REAPER_LEASE = 'rms.reaper';
+
+/**
+ * Run management: workflow definitions and their versions, instances from cron, data,
+ * manual, backfill and reprocessing triggers, the durable job queue and the operator's
+ * actions on it, solutions and provenance.
+ */
+export function createRms(
+  ctx: Context<{ ems: EmsService; dss: DssService; smas: SmasService; hasTask(name: string): boolean; definitions: WorkflowDefinition[] }>,
+): Subsystem<RmsService> {
+  const { db, clock, log, bus, config, services } = ctx;
+  const registry = new Registry(db, clock, services.hasTask);
+  let configid = 0;
+
+  const onFinished = (finished: Finished[]) => {
+    for (const f of finished) {
+      const fields = { workflow: f.workflowid, name: f.name, status: f.status };
+      if (f.status === 'FAILED') log.warn(`workflow ${f.name} ${f.workflowid} FAILED`, fields);
+      else log.info(`workflow ${f.name} ${f.workflowid} ${f.status}`, fields);
+      services.ems.missionLog
+        .append({ severity: f.status === 'FAILED' ? 'ERROR' : 'INFO', subsystem: 'rms', message: `workflow ${f.name} (${f.workflowid}) ended ${f.status}`, workflowid: f.workflowid })
+        .catch((err) => log.warn('could not write the mission log', { ...fields, error: messageOf(err) }));
+    }
+  };
+  const queue = new JobQueue(db, bus, clock, ctx.processId, config.rms.jobLeaseMs, onFinished);
+  const actions = new Actions({ db, bus, clock, audit: (trx, e) => services.smas.audit(trx, e), onFinished });
+  const reads = new Reads(db);
+
+  async function startInstance(name: string, req: StartRequest, who?: Actor): Promise<Started> {
+    const reg = registry.get(name);
+    const started = await transaction(db, async (trx) => {
+      const s = await createInstance(trx, bus, reg, req, { now: clock.now(), configid, version: ctx.version });
+      if (who && s.created) await services.smas.audit(trx, { ...who, action: `workflow.${req.trigger.toLowerCase()}`, target: `workflow ${s.id}`, detail: { name, runid: req.runid } });
+      return s;
+    }).catch((err: unknown) => {
+      // Two processes (or a redelivered event) started the same run: the first one counts.
+      if (isUniqueViolation(err)) return { id: 0, created: false, jobs: 0 } as Started;
+      throw err;
+    });
+    if (started.created) {
+      log.info(`workflow ${name} ${started.id} started (${req.trigger}, ${started.jobs} jobs)`, { workflow: started.id, name, runid: req.runid });
+      if (started.finished) onFinished([started.finished]);
+    }
+    return started;
+  }
+
+  async function fireCron(slot: CronSlot): Promise<void> {
+    const iso = new Date(slot.scheduled).toISOString();
+    const { reg, cronName } = slot;
+    await transaction(db, async (trx) => {
+      let workflowid: number | null = null;
+      if (slot.outcome !== 'SKIPPED') {
+        const s = await createInstance(trx, bus, reg, { trigger: 'CRON', runid: `cron-${iso}`, params: { ...slot.params, scheduled: iso }, createdBy: 'cron' }, { now: clock.now(), configid, version: ctx.version });
+        workflowid = s.id;
+      }
+      await insertCronFire(trx, { cron_name: cronName, scheduled: slot.scheduled, fired: clock.now(), outcome: slot.outcome, workflowid, processid: ctx.processId });
+    }).then(
+      () => {
+        log.info(`cron ${cronName} ${slot.outcome} for ${iso}`, { workflow: reg.def.name, cron: cronName });
+        if (slot.outcome !== 'FIRED') {
+          const message = slot.outcome === 'CAUGHT_UP' ? `cron ${cronName}: the firing of ${iso} was missed while no DPC ran; fired now` : `cron ${cronName}: the firing of ${iso} was missed while no DPC ran; skipped (rms.cron.catchUp is false)`;
+          void services.ems.missionLog.append({ severity: 'WARNING', subsystem: 'rms', message }).catch(() => undefined);
+        }
+      },
+      (err: unknown) => {
+        if (!isUniqueViolation(err)) throw err; // another process fired this slot first
+      },
+    );
+  }
+
+  const crons = new CronTriggers(db, clock, log, config.rms.cron, () => services.smas.leases.isHeld(CRON_LEASE), fireCron);
+
+  let reaper: NodeJS.Timeout | undefined;
+  let reaping: Promise<void> | undefined;
+  const reap = () => {
+    if (!services.smas.leases.isHeld(REAPER_LEASE) || reaping) return;
+    reaping = (async () => {
+      const handedBack = await queue.reap();
+      if (handedBack > 0) log.warn(`${handedBack} job(s) handed back to the queue: their process stopped renewing their lease`, { count: handedBack });
+      await queue.promoteRetries();
+    })()
+      .catch((err: unknown) => void log.warn('reaping failed', { error: messageOf(err) }))
+      .finally(() => (reaping = undefined));
+  };
+
+  const service: RmsService = {
+    register: async (def) => {
+      const r = await registry.register(def);
+      return { defid: r.defid, version: r.version };
+    },
+    start: (name, request, who) => {
+      if (!who.reason?.trim()) who = { ...who, reason: 'manual start' };
+      return startInstance(name, { trigger: 'MANUAL', runid: request.runid ?? `manual-${randomUUID()}`, params: request.params ?? {}, priority: request.priority, createdBy: who.username }, who);
+    },
+    backfill: async (name, from, to, who, params = {}) => {
+      const days = dayRange(from, to);
+      const batch = randomUUID().slice(0, 8);
+      const out: Started[] = [];
+      for (const day of days) out.push(await startInstance(name, { trigger: 'BACKFILL', runid: `backfill-${day}-${batch}`, params: { ...params, day }, createdBy: who.username }, who));
+      return out;
+    },
+    reprocess: async (workflowid, options, who) => {
+      const [parent] = (await selectWorkflow(db.knex, { id: workflowid })) as WorkflowRow[];
+      if (!parent) throw rmsErrors.workflowNotFound(workflowid);
+      if (!['SUCCESS', 'FAILED', 'CANCELLED'].includes(parent.status)) throw rmsErrors.notAllowed(`workflow ${workflowid}`, parent.status, 'SUCCESS, FAILED or CANCELLED');
+      const steps = (await selectSteps(db.knex, { workflowid })) as StepRow[];
+      const nameOf = new Map(steps.map((s) => [Number(s.id), s.name]));
+      const jobsOf = new Map<string, string[] | 'done'>(steps.map((s) => [s.name, options.failedOnly && s.status === 'SUCCESS' ? 'done' : []]));
+      for (let after = 0; ; ) {
+        const page = (await selectJobSpecs(db.knex, { workflowid, after, limit: 5000 })) as { id: number; stepid: number; status: string; dataspec: string | null }[];
+        if (page.length === 0) break;
+        for (const j of page) {
+          const list = jobsOf.get(nameOf.get(Number(j.stepid)) ?? '');
+          if (Array.isArray(list) && !(options.failedOnly && j.status === 'SUCCESS')) list.push(j.dataspec ?? '{}');
+        }
+        after = Number(page[page.length - 1].id);
+      }
+      return startInstance(
+        parent.name,
+        {
+          trigger: 'REPROCESS',
+          runid: `reprocess-${workflowid}-${randomUUID().slice(0, 8)}`,
+          params: JSON.parse(parent.params ?? '{}') as Params,
+          priority: Number(parent.priority),
+          createdBy: who.username,
+          parentid: workflowid,
+          jobsOf,
+        },
+        { ...who, reason: who.reason || `reprocessing of workflow ${workflowid}` },
+      );
+    },
+    actions,
+    queue,
+    reads,
+  };
+
+  let unsubscribe: (() => void) | undefined;
   return {
     name: 'rms',
-    service: {},
-    async start() {},
-    async stop() {},
+    service,
+    api: rmsApi(service),
+    async start() {
+      configid = await recordConfig(db, config, ctx.version, clock);
+      for (const def of services.definitions) await registry.register(def);
+      // A dataset that arrives starts every workflow whose data trigger it matches, once per event.
+      unsubscribe = bus.subscribe('dataset.updated', 'rms.dataTrigger', async (event, delivery) => {
+        for (const reg of registry.all()) {
+          for (const t of reg.def.triggers ?? []) {
+            if (t.kind !== 'data' || t.dmtype !== event.dmtype || !overlaps(t, event)) continue;
+            await startInstance(reg.def.name, {
+              trigger: 'DATA',
+              runid: `event-${delivery.eventid}`,
+              params: { datasetid: event.datasetid, dmtype: event.dmtype, timeFrom: event.timeFrom, timeTo: event.timeTo },
+              createdBy: 'data trigger',
+              transferid: event.transferid ?? null,
+            });
+          }
+        }
+      });
+      crons.start(registry.all());
+      services.smas.leases.hold(CRON_LEASE, { onAcquired: () => crons.catchUp() });
+      services.smas.leases.hold(REAPER_LEASE);
+      reaper = setInterval(reap, config.rms.reapMs);
+      reaper.unref();
+      if (config.rms.demo) {
+        await startInstance('demo', { trigger: 'MANUAL', runid: 'demo-first-run', params: { day: new Date(clock.now()).toISOString().slice(0, 10) }, createdBy: 'dpc' });
+      }
+    },
+    async stop() {
+      clearInterval(reaper);
+      unsubscribe?.();
+      await crons.stop();
+      await reaping;
+    },
     async health() {
-      return { state: 'UP' };
+      return { state: 'UP', detail: `${registry.all().length} workflow definition(s)` };
     },
   };
+}
+
+function overlaps(t: { timeFrom?: string; timeTo?: string }, e: { timeFrom?: string; timeTo?: string }): boolean {
+  // Mission times are nanoseconds as text: compared as BigInt, never as numbers.
+  if (t.timeFrom !== undefined && e.timeTo !== undefined && BigInt(e.timeTo) < BigInt(t.timeFrom)) return false;
+  if (t.timeTo !== undefined && e.timeFrom !== undefined && BigInt(e.timeFrom) > BigInt(t.timeTo)) return false;
+  return true;
+}
+
+const DAY = /^\d{4}-\d{2}-\d{2}$/;
+const MAX_BACKFILL_DAYS = 3660;
+
+function dayRange(from: string, to: string): string[] {
+  const start = DAY.test(from) ? Date.parse(`${from}T00:00:00Z`) : NaN;
+  const end = DAY.test(to) ? Date.parse(`${to}T00:00:00Z`) : NaN;
+  if (Number.isNaN(start) || Number.isNaN(end)) throw rmsErrors.badParams(`backfill needs days as YYYY-MM-DD; got from ${JSON.stringify(from)}, to ${JSON.stringify(to)}`);
+  if (end < start) throw rmsErrors.badParams(`backfill: ${to} is before ${from}`);
+  const n = (end - start) / 86_400_000 + 1;
+  if (n > MAX_BACKFILL_DAYS) throw rmsErrors.badParams(`backfill of ${n} days; at most ${MAX_BACKFILL_DAYS} at once`);
+  return Array.from({ length: n }, (_, i) => new Date(start + i * 86_400_000).toISOString().slice(0, 10));
+}
+
+function isUniqueViolation(err: unknown): boolean {
+  const e = err as { code?: string; errorNum?: number };
+  return e?.code === '23505' || e?.code === 'SQLITE_CONSTRAINT_UNIQUE' || e?.code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || e?.errorNum === 1;
 }

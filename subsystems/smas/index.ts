@@ -5,6 +5,8 @@ import type { Db } from '../../core/db.js';
 import { pingSql } from '../../core/db.js';
 import { messageOf } from '../../core/errors.js';
 import type { Context, Health, Subsystem, SubsystemName, SubsystemState } from '../../core/subsystem.js';
+import { Leases } from './leases.js';
+import { insertAudit } from './sql/audit.js';
 import { beatProcess, insertProcess, stopProcess } from './sql/process.js';
 import { insertSubsystemState, listSubsystemStates, updateSubsystemState } from './sql/subsystemState.js';
 
@@ -21,7 +23,23 @@ export interface DbStatus {
   since: number;
 }
 
+export type { Duty, Leases } from './leases.js';
+
+/** One state-changing action of an operator: who, when, on what, and why (ARCHITECTURE §8). */
+export interface AuditEntry {
+  username: string;
+  action: string;
+  target?: string;
+  reason?: string;
+  detail?: unknown;
+  address?: string;
+}
+
 export interface SmasService {
+  /** Once-only duties held through leases in the database. */
+  leases: Leases;
+  /** Records an action in smas_audit, in the transaction of the change it records. */
+  audit(trx: Knex | Knex.Transaction, entry: AuditEntry): Promise<void>;
   /** Records a subsystem's state: logged at once, written to smas_subsystem when the database answers. */
   setState(name: SubsystemName, state: SubsystemState, detail?: string): void;
   /** Puts a started subsystem under the health monitor. */
@@ -131,7 +149,20 @@ export function createSmas(ctx: Context): Subsystem<SmasService> {
     return checking;
   }
 
+  const leases = new Leases(db, processId, ctx.config.smas.leaseMs, clock, log);
   const service: SmasService = {
+    leases,
+    audit: async (trx, e) => {
+      await insertAudit(trx, {
+        created: clock.now(),
+        username: e.username.slice(0, 64),
+        action: e.action,
+        target: e.target?.slice(0, 200) ?? null,
+        reason: e.reason?.slice(0, 1000) || null,
+        detail: e.detail === undefined ? null : JSON.stringify(e.detail),
+        address: e.address ?? null,
+      });
+    },
     setState,
     watch: (name, health) => void watched.set(name, health),
     unwatch: (name) => void watched.delete(name),
@@ -154,8 +185,10 @@ export function createSmas(ctx: Context): Subsystem<SmasService> {
       await save();
       timer = setInterval(() => void check(), interval);
       timer.unref();
+      await leases.start();
     },
     async stop() {
+      await leases.stop();
       clearInterval(timer);
       await checking;
       await saving;

@@ -1,0 +1,151 @@
+import type { Knex } from 'knex';
+import { insertedId } from '../../core/query.js';
+import type { Bus } from '../ems/index.js';
+import { settleWorkflow, type Finished } from './bookkeeping.js';
+import { expandStep, MAX_PRIORITY, type Params } from './definition.js';
+import { rmsErrors } from './errors.js';
+import { inputSolutions, recordSolution } from './provenance.js';
+import type { Registered } from './registry.js';
+import { insertCounts } from './sql/jobCounts.js';
+import { insertJobs } from './sql/jobs.js';
+import { insertStep, insertStepDeps } from './sql/steps.js';
+import { insertWorkflow, selectWorkflowByRun, setWorkflowSolution } from './sql/workflows.js';
+import { chunks, emptyCounts, JobWork, type JobStatus } from './work.js';
+
+export type TriggerKind = 'CRON' | 'DATA' | 'MANUAL' | 'BACKFILL' | 'REPROCESS';
+
+export interface StartRequest {
+  trigger: TriggerKind;
+  /** What started it, unique per workflow: a second request with the same runid creates nothing. */
+  runid: string;
+  params: Params;
+  createdBy: string;
+  priority?: number;
+  transferid?: number | null;
+  parentid?: number | null;
+  /**
+   * Reprocessing: per step, the data specifications of the jobs to create, or 'done' for a
+   * step that succeeded before and is not run again. Absent: the definition's expansion.
+   */
+  jobsOf?: Map<string, string[] | 'done'>;
+}
+
+export interface Started {
+  id: number;
+  /** False when an instance with this runid already existed: nothing was created. */
+  created: boolean;
+  jobs: number;
+  finished?: Finished;
+}
+
+const DATASPEC_MAX = 4000;
+const JOB_ROWS_PER_INSERT = 500;
+
+/**
+ * Creates an instance of a registered definition version in one transaction: the
+ * instance, its output solution and provenance, its steps, all its jobs (WAITING) and their
+ * counts; then the first steps start. A runid already used returns the instance it names.
+ */
+export async function createInstance(
+  trx: Knex.Transaction,
+  bus: Bus,
+  reg: Registered,
+  req: StartRequest,
+  ctx: { now: number; configid: number; version: string },
+): Promise<Started> {
+  const { def } = reg;
+  const [existing] = (await selectWorkflowByRun(trx, { name: def.name, runid: req.runid })) as { id: number }[];
+  if (existing) return { id: Number(existing.id), created: false, jobs: 0 };
+  const priority = req.priority ?? def.priority ?? 0;
+  if (!Number.isInteger(priority) || Math.abs(priority) > MAX_PRIORITY) throw rmsErrors.badPriority(`workflow "${def.name}"`, priority);
+  const params = JSON.stringify(req.params ?? {});
+  const { now } = ctx;
+
+  // Expanded before anything is written: a bad expansion creates nothing.
+  const specsOf = new Map<string, string[] | 'done'>();
+  for (const name of reg.order) {
+    const step = def.steps.find((s) => s.name === name)!;
+    const given = req.jobsOf?.get(name);
+    if (given !== undefined) {
+      specsOf.set(name, given);
+      continue;
+    }
+    const specs = expandStep(def.name, step, req.params).map((s) => JSON.stringify(s ?? {}));
+    const long = specs.find((s) => s.length > DATASPEC_MAX);
+    if (long) throw rmsErrors.definition(def.name, name, `a job's data specification has ${long.length} characters; at most ${DATASPEC_MAX}`);
+    specsOf.set(name, specs);
+  }
+
+  const id = insertedId(
+    await insertWorkflow(trx, {
+      name: def.name,
+      defid: reg.defid,
+      status: 'RUNNING',
+      runid: req.runid,
+      transferid: req.transferid ?? null,
+      trigger_kind: req.trigger,
+      params,
+      priority,
+      configid: ctx.configid,
+      parentid: req.parentid ?? null,
+      created_by: req.createdBy.slice(0, 64),
+      created: now,
+      starttime: now,
+    }),
+  );
+  const solutionid = await recordSolution(trx, {
+    dmtype: def.output,
+    version: ctx.version,
+    configid: ctx.configid,
+    workflowid: id,
+    now,
+    automatic: req.trigger !== 'MANUAL',
+    description: req.trigger === 'REPROCESS' ? `reprocessing of workflow ${req.parentid}` : null,
+    inputs: inputSolutions(req.params),
+  });
+  await setWorkflowSolution(trx, { id, solutionid });
+
+  const stepIds = new Map<string, number>();
+  const work = new JobWork(trx);
+  let total = 0;
+  for (const [position, name] of reg.order.entries()) {
+    const step = def.steps.find((s) => s.name === name)!;
+    const specs = specsOf.get(name)!;
+    const stepid = insertedId(
+      await insertStep(trx, { workflowid: id, name, tasktype: step.task, status: specs === 'done' ? 'SUCCESS' : 'WAITING', position, starttime: specs === 'done' ? now : null }),
+    );
+    stepIds.set(name, stepid);
+    const after = (step.after ?? []).map((up) => ({ stepid, upstreamid: stepIds.get(up)! }));
+    if (after.length > 0) await insertStepDeps(trx, { rows: after });
+    const n = specs === 'done' ? 0 : specs.length;
+    const counts = emptyCounts();
+    counts.WAITING = n;
+    await insertCounts(trx, { rows: (Object.keys(counts) as JobStatus[]).map((status) => ({ workflowid: id, stepid, status, jobs: counts[status] })) });
+    if (specs === 'done') continue;
+    const jobPriority = Math.max(-MAX_PRIORITY, Math.min(MAX_PRIORITY, priority + (step.priority ?? 0)));
+    for (const part of chunks(specs, JOB_ROWS_PER_INSERT)) {
+      await insertJobs(trx, {
+        rows: part.map((dataspec) => ({
+          workflowid: id,
+          stepid,
+          status: 'WAITING',
+          priority: jobPriority,
+          tasktype: step.task,
+          dataspec,
+          solutionid,
+          max_attempts: step.retry?.attempts ?? 1,
+          backoff_ms: step.retry?.backoffMs ?? 0,
+          run_after: now,
+          timeout_ms: step.timeoutMs ?? null,
+          cpus: step.cpus ?? 1,
+          memory_mb: step.memoryMb ?? null,
+          pool: step.pool ?? 'local',
+          created: now,
+        })),
+      });
+    }
+    total += n;
+  }
+  const finished = await settleWorkflow(work, bus, id, now);
+  return { id, created: true, jobs: total, finished };
+}

@@ -1,0 +1,205 @@
+import type { Knex } from 'knex';
+import type { Clock } from '../../core/clock.js';
+import type { Db } from '../../core/db.js';
+import type { Bus } from '../ems/index.js';
+import { advance, type Finished } from './bookkeeping.js';
+import { renewJobLeases, selectClaimable, selectClaimed, selectDueRetries, selectLapsed, selectLostJobs } from './sql/jobs.js';
+import { chunks, groupBy, JobWork, ref, type JobRef } from './work.js';
+
+/** A claimed job, as an executor receives it. */
+export interface ClaimedJob extends JobRef {
+  tasktype: string;
+  dataspec: string | null;
+  priority: number;
+  solutionid: number | null;
+  attempts: number;
+  max_attempts: number;
+  backoff_ms: number;
+  timeout_ms: number | null;
+  cpus: number;
+  memory_mb: number | null;
+  pool: string;
+  reclaims: number;
+  /** The instance's parameters (JSON). */
+  params: string | null;
+}
+
+interface Measured {
+  wallMs?: number;
+  cpuMs?: number;
+  peakMemMb?: number;
+  /** The job's log file, relative to the log directory, if it wrote one. */
+  logs?: string;
+}
+
+/** How a job ended on its executor. */
+export type Outcome =
+  | ({ job: ClaimedJob; status: 'SUCCESS'; result?: string } & Measured)
+  | ({ job: ClaimedJob; status: 'FAILED'; reason: string } & Measured)
+  /** Not the job's fault (its process stops, the worker died under another job): back to the queue, no attempt used. */
+  | { job: ClaimedJob; status: 'HANDED_BACK'; reason: string };
+
+/** Errors a database raises when two transactions wait on each other: the loser runs again. */
+function isDeadlock(err: unknown): boolean {
+  const e = err as { code?: string; errorNum?: number };
+  return e?.code === '40P01' || e?.code === '40001' || e?.errorNum === 60;
+}
+
+/** A transaction, run again (a few times) when the database chose it as a deadlock's victim. */
+export async function transaction<T>(db: Db, fn: (trx: Knex.Transaction) => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await db.knex.transaction(fn);
+    } catch (err) {
+      if (!isDeadlock(err) || attempt >= 5) throw err;
+      await new Promise((r) => setTimeout(r, 5 * attempt + Math.random() * 20));
+    }
+  }
+}
+
+const REASON_MAX = 2000;
+
+/**
+ * The durable job queue (rms_job): claims by priority then age, leases renewed by a
+ * heartbeat, completion that is idempotent (only the holder of a job finishes it, once).
+ * Each change writes the per-step counts and advances the instances in its transaction.
+ */
+export class JobQueue {
+  constructor(
+    private readonly db: Db,
+    private readonly bus: Bus,
+    private readonly clock: Clock,
+    private readonly processId: string,
+    private readonly leaseMs: number,
+    /** Called after commit with the instances that ended. */
+    private readonly onFinished: (finished: Finished[]) => void,
+  ) {}
+
+  /** Claims up to `limit` READY jobs of a pool for this process. */
+  claim(pool: string, limit: number): Promise<ClaimedJob[]> {
+    return transaction(this.db, async (trx) => {
+      const now = this.clock.now();
+      const picked = ((await selectClaimable(trx, { pool, limit })) as JobRef[]).map(ref);
+      if (picked.length === 0) return [];
+      const work = new JobWork(trx);
+      await work.move(picked, 'READY', 'CLAIMED', { claimed_by: this.processId, lease_until: now + this.leaseMs, starttime: now });
+      await work.flushCounts();
+      const claimed: ClaimedJob[] = [];
+      for (const part of chunks(picked.map((j) => j.id))) {
+        claimed.push(...((await selectClaimed(trx, { ids: part, claimedBy: this.processId })) as ClaimedJob[]).map(toClaimed));
+      }
+      return claimed;
+    });
+  }
+
+  /**
+   * Records what executors did, together: jobs that started, then jobs that ended. A job
+   * this process no longer holds (cancelled, or handed to another process after its lease
+   * lapsed) is left as it is: its outcome is dropped.
+   */
+  async record(started: readonly ClaimedJob[], outcomes: readonly Outcome[]): Promise<void> {
+    const finished = await transaction(this.db, async (trx) => {
+      const now = this.clock.now();
+      const work = new JobWork(trx);
+      const mine = this.processId;
+      if (started.length > 0) await work.move(started, 'CLAIMED', 'RUNNING', {}, mine);
+      const attempt = trx.raw('?? + 1', ['attempts']);
+
+      // Successes with the same figures go in one statement: no-op jobs in bulk.
+      const successes = outcomes.filter((o) => o.status === 'SUCCESS');
+      const alike = groupBy(successes, (o) => JSON.stringify([o.result ?? null, o.wallMs ?? null, o.cpuMs ?? null, o.peakMemMb ?? null, o.logs ?? null]));
+      for (const group of alike.values()) {
+        const o = group[0];
+        const set = {
+          endtime: now, lease_until: null, attempts: attempt, reason: null, result: o.result ?? null,
+          wall_ms: o.wallMs ?? null, cpu_ms: o.cpuMs ?? null, peak_mem_mb: o.peakMemMb ?? null, logs: o.logs ?? null,
+        };
+        await this.settle(work, group.map((g) => g.job), 'SUCCESS', set);
+      }
+      for (const o of outcomes) {
+        if (o.status === 'FAILED') {
+          const used = o.job.attempts + 1;
+          const measured = { wall_ms: o.wallMs ?? null, cpu_ms: o.cpuMs ?? null, peak_mem_mb: o.peakMemMb ?? null, logs: o.logs ?? null, attempts: attempt, lease_until: null };
+          const reason = o.reason.slice(0, REASON_MAX);
+          if (used < o.job.max_attempts) {
+            const runAfter = now + o.job.backoff_ms * 2 ** (used - 1);
+            await this.settle(work, [o.job], 'RETRY_WAIT', { ...measured, reason, run_after: runAfter, claimed_by: null });
+          } else {
+            const n = await this.settle(work, [o.job], 'FAILED', { ...measured, reason, endtime: now });
+            if (n > 0) await this.bus.publish(trx, 'job.finished', { jobid: o.job.id, workflowid: o.job.workflowid, status: 'FAILED', reason });
+          }
+        } else if (o.status === 'HANDED_BACK') {
+          await this.settle(work, [o.job], 'READY', { claimed_by: null, lease_until: null, reclaims: trx.raw('?? + 1', ['reclaims']), reason: o.reason.slice(0, REASON_MAX) });
+        }
+      }
+      return advance(work, this.bus, now);
+    });
+    if (finished.length > 0) this.onFinished(finished);
+  }
+
+  /** Moves held jobs, whichever of CLAIMED or RUNNING they are in. */
+  private async settle(work: JobWork, jobs: readonly ClaimedJob[], to: 'SUCCESS' | 'FAILED' | 'RETRY_WAIT' | 'READY', set: Record<string, unknown>): Promise<number> {
+    const running = await work.move(jobs, 'RUNNING', to, set, this.processId);
+    return running === jobs.length ? running : running + (await work.move(jobs, 'CLAIMED', to, set, this.processId));
+  }
+
+  /** Renews the leases of all jobs this process holds. */
+  async heartbeat(): Promise<void> {
+    await renewJobLeases(this.db.knex, { claimedBy: this.processId, until: this.clock.now() + this.leaseMs });
+  }
+
+  /** Of the given jobs, those this process must stop running: cancelled, or no longer its own. */
+  async lost(ids: readonly number[]): Promise<Set<number>> {
+    const out = new Set<number>();
+    for (const part of chunks(ids)) {
+      for (const r of (await selectLostJobs(this.db.knex, { ids: part, claimedBy: this.processId })) as { id: number }[]) out.add(Number(r.id));
+    }
+    return out;
+  }
+
+  /**
+   * Hands back the jobs whose holder stopped renewing their lease (it died): READY again, or
+   * WAITING in a paused instance; no attempt is used. Returns how many.
+   */
+  async reap(limit = 500): Promise<number> {
+    return this.requeue(selectLapsed, limit, { claimed_by: null, lease_until: null, reason: 'handed back: the process running it stopped renewing its lease' }, true);
+  }
+
+  /** Puts jobs whose retry delay is over back in the queue. */
+  async promoteRetries(limit = 500): Promise<number> {
+    return this.requeue(selectDueRetries, limit, {}, false);
+  }
+
+  private async requeue(select: typeof selectLapsed, limit: number, set: Record<string, unknown>, reclaim: boolean): Promise<number> {
+    const { moved, finished } = await transaction(this.db, async (trx) => {
+      const rows = ((await select(trx, { now: this.clock.now(), limit })) as (JobRef & { status: 'CLAIMED' | 'RUNNING' | 'RETRY_WAIT'; wfstatus: string })[]).map((r) => ({ ...ref(r), status: r.status, wfstatus: r.wfstatus }));
+      const work = new JobWork(trx);
+      let n = 0;
+      const extra = reclaim ? { ...set, reclaims: trx.raw('?? + 1', ['reclaims']) } : set;
+      for (const [key, group] of groupBy(rows, (r) => `${r.status}|${r.wfstatus === 'PAUSED' ? 'WAITING' : 'READY'}`)) {
+        const [from, to] = key.split('|') as ['CLAIMED' | 'RUNNING' | 'RETRY_WAIT', 'WAITING' | 'READY'];
+        n += await work.move(group, from, to, extra);
+      }
+      return { moved: n, finished: await advance(work, this.bus, this.clock.now()) };
+    });
+    if (finished.length > 0) this.onFinished(finished);
+    return moved;
+  }
+}
+
+
+function toClaimed(r: ClaimedJob): ClaimedJob {
+  return {
+    ...r,
+    ...ref(r),
+    priority: Number(r.priority),
+    solutionid: r.solutionid === null ? null : Number(r.solutionid),
+    attempts: Number(r.attempts),
+    max_attempts: Number(r.max_attempts),
+    backoff_ms: Number(r.backoff_ms),
+    timeout_ms: r.timeout_ms === null ? null : Number(r.timeout_ms),
+    cpus: Number(r.cpus),
+    memory_mb: r.memory_mb === null ? null : Number(r.memory_mb),
+    reclaims: Number(r.reclaims),
+  };
+}

@@ -1,0 +1,82 @@
+import type { Db } from '../../core/db.js';
+import { rmsErrors } from './errors.js';
+import { countInStatus, countsOfWorkflow, estimateRows } from './sql/jobCounts.js';
+import { listFailedSince, listJobs, listQueue, selectJob } from './sql/jobs.js';
+import { selectSolution, selectSolutionInputs, selectConfig } from './sql/solutions.js';
+import { selectSteps, type StepRow } from './sql/steps.js';
+import { listWorkflows, selectWorkflow, type WorkflowRow } from './sql/workflows.js';
+import { ACTIVE, emptyCounts, type JobStatus } from './work.js';
+
+const clampLimit = (n: number | undefined) => Math.min(Math.max(n ?? 50, 1), 500);
+
+/** What the console, the API and the CLI read of run management; every list is paged by key. */
+export class Reads {
+  constructor(private readonly db: Db) {}
+
+  async workflow(id: number) {
+    const [wf] = (await selectWorkflow(this.db.knex, { id })) as WorkflowRow[];
+    if (!wf) throw rmsErrors.workflowNotFound(id);
+    const steps = (await selectSteps(this.db.knex, { workflowid: id })) as StepRow[];
+    const counts = new Map<number, Record<JobStatus, number>>();
+    for (const r of (await countsOfWorkflow(this.db.knex, { workflowid: id })) as { stepid: number; status: JobStatus; jobs: number }[]) {
+      const c = counts.get(Number(r.stepid)) ?? emptyCounts();
+      c[r.status] = Number(r.jobs);
+      counts.set(Number(r.stepid), c);
+    }
+    const total = emptyCounts();
+    for (const c of counts.values()) for (const s of Object.keys(c) as JobStatus[]) total[s] += c[s];
+    return {
+      ...wf,
+      params: wf.params === null ? null : (JSON.parse(wf.params) as unknown),
+      counts: total,
+      steps: steps.map((s) => ({ ...s, id: Number(s.id), counts: counts.get(Number(s.id)) ?? emptyCounts() })),
+    };
+  }
+
+  listWorkflows(o: { before?: number; limit?: number; name?: string; status?: string } = {}) {
+    return listWorkflows(this.db.knex, { before: o.before ?? null, limit: clampLimit(o.limit), name: o.name ?? null, status: o.status ?? null }) as Promise<WorkflowRow[]>;
+  }
+
+  async job(id: number) {
+    const [job] = await selectJob(this.db.knex, { id });
+    if (!job) throw rmsErrors.jobNotFound(id);
+    return job as Record<string, unknown>;
+  }
+
+  jobs(workflowid: number, o: { after?: number; limit?: number; status?: string } = {}) {
+    return listJobs(this.db.knex, { workflowid, after: o.after ?? 0, limit: clampLimit(o.limit), status: o.status ?? null }) as Promise<Record<string, unknown>[]>;
+  }
+
+  failedSince(since: number, o: { before?: number; limit?: number } = {}) {
+    return listFailedSince(this.db.knex, { since, before: o.before ?? null, limit: clampLimit(o.limit) }) as Promise<Record<string, unknown>[]>;
+  }
+
+  queue(pool: string, o: { afterPriority?: number; afterId?: number; limit?: number } = {}) {
+    return listQueue(this.db.knex, { pool, afterPriority: o.afterPriority ?? null, afterId: o.afterId ?? 0, limit: clampLimit(o.limit) }) as Promise<Record<string, unknown>[]>;
+  }
+
+  /**
+   * Jobs by state over every instance. The states a job passes through are counted exactly
+   * (they stay small, and the claim index answers); the total of all jobs ever, 40 million at
+   * the DPCT's scale, is the database's estimate and is marked as such.
+   */
+  async totals(): Promise<{ byStatus: Partial<Record<JobStatus, number>>; total: number; totalIsEstimate: boolean }> {
+    const byStatus: Partial<Record<JobStatus, number>> = {};
+    for (const status of ACTIVE) {
+      const [row] = (await countInStatus(this.db.knex, { status })) as { n: number | string }[];
+      byStatus[status] = Number(row?.n ?? 0);
+    }
+    const result = (await estimateRows(this.db.knex, { table: 'rms_job' })) as unknown;
+    const rows = (Array.isArray(result) ? result : ((result as { rows?: unknown[] }).rows ?? [])) as { n: number | string }[];
+    return { byStatus, total: Math.max(Number(rows[0]?.n ?? 0), 0), totalIsEstimate: this.db.dialect !== 'sqlite' };
+  }
+
+  /** A solution with its provenance: configuration instance, software version, input solutions. */
+  async solution(id: number) {
+    const [s] = (await selectSolution(this.db.knex, { id })) as { configid: number | null }[];
+    if (!s) throw rmsErrors.badParams(`solution ${id} not found`);
+    const inputs = await selectSolutionInputs(this.db.knex, { id });
+    const [config] = s.configid === null ? [] : ((await selectConfig(this.db.knex, { id: s.configid })) as Record<string, unknown>[]);
+    return { ...s, inputs, config: config ? { ...config, content: JSON.parse(String(config.content)) as unknown } : null };
+  }
+}

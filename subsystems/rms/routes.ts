@@ -1,0 +1,106 @@
+import { Router, type Request, type Response } from 'express';
+import { coreErrors } from '../../core/errors.js';
+import type { Actor } from './actions.js';
+import type { RmsService } from './index.js';
+
+function whole(value: unknown, what: string): number | undefined {
+  if (value === undefined || value === '') return undefined;
+  const n = Number(value);
+  if (!Number.isSafeInteger(n)) throw coreErrors.badRequest(`${what} must be a whole number; got ${JSON.stringify(value)}`);
+  return n;
+}
+
+function id(req: Request, what = 'id'): number {
+  const n = whole(req.params[what], what);
+  if (n === undefined || n < 1) throw coreErrors.badRequest(`${what} must be a positive whole number; got ${JSON.stringify(req.params[what])}`);
+  return n;
+}
+
+function body(req: Request): Record<string, unknown> {
+  return (req.body ?? {}) as Record<string, unknown>;
+}
+
+/** Who acts: the signed-in user once sign-in exists; until then the console binds to 127.0.0.1. */
+function actor(req: Request, res: Response): Actor {
+  const reason = body(req).reason;
+  return { username: (res.locals.username as string | undefined) ?? 'console', reason: typeof reason === 'string' ? reason : undefined, address: req.ip };
+}
+
+/** The REST API of run management: everything the console and `dpc` can do. */
+export function rmsApi(rms: RmsService): Router {
+  const api = Router();
+  api.get('/workflows', async (req, res) => {
+    const q = req.query as Record<string, string | undefined>;
+    res.json({ workflows: await rms.reads.listWorkflows({ before: whole(q.before, 'before'), limit: whole(q.limit, 'limit'), name: q.name || undefined, status: q.status || undefined }) });
+  });
+  api.post('/workflows', async (req, res) => {
+    const b = body(req);
+    if (typeof b.name !== 'string') throw coreErrors.badRequest('name (the workflow to start) is missing');
+    if (b.params !== undefined && (b.params === null || typeof b.params !== 'object' || Array.isArray(b.params))) throw coreErrors.badRequest('params must be a JSON object');
+    const started = await rms.start(b.name, { params: b.params as Record<string, unknown> | undefined, priority: whole(b.priority, 'priority') }, actor(req, res));
+    res.status(started.created ? 201 : 200).json(started);
+  });
+  api.post('/backfill', async (req, res) => {
+    const b = body(req);
+    if (typeof b.name !== 'string') throw coreErrors.badRequest('name (the workflow to backfill) is missing');
+    res.status(201).json({ workflows: await rms.backfill(b.name, String(b.from ?? ''), String(b.to ?? ''), actor(req, res)) });
+  });
+  api.get('/workflows/:id', async (req, res) => {
+    res.json(await rms.reads.workflow(id(req)));
+  });
+  api.get('/workflows/:id/jobs', async (req, res) => {
+    const q = req.query as Record<string, string | undefined>;
+    res.json({ jobs: await rms.reads.jobs(id(req), { after: whole(q.after, 'after'), limit: whole(q.limit, 'limit'), status: q.status || undefined }) });
+  });
+  api.post('/workflows/:id/pause', async (req, res) => {
+    await rms.actions.pause(id(req), actor(req, res));
+    res.json(await rms.reads.workflow(id(req)));
+  });
+  api.post('/workflows/:id/resume', async (req, res) => {
+    await rms.actions.resume(id(req), actor(req, res));
+    res.json(await rms.reads.workflow(id(req)));
+  });
+  api.post('/workflows/:id/cancel', async (req, res) => {
+    await rms.actions.cancel(id(req), actor(req, res));
+    res.json(await rms.reads.workflow(id(req)));
+  });
+  api.post('/workflows/:id/resume-failed', async (req, res) => {
+    res.json({ resumed: await rms.actions.resumeFailed(id(req), actor(req, res)) });
+  });
+  api.post('/workflows/:id/reprocess', async (req, res) => {
+    res.status(201).json(await rms.reprocess(id(req), { failedOnly: body(req).failedOnly === true }, actor(req, res)));
+  });
+  api.get('/jobs/failed', async (req, res) => {
+    const q = req.query as Record<string, string | undefined>;
+    const since = whole(q.since, 'since') ?? Date.parse(new Date().toISOString().slice(0, 10));
+    res.json({ jobs: await rms.reads.failedSince(since, { before: whole(q.before, 'before'), limit: whole(q.limit, 'limit') }) });
+  });
+  api.get('/jobs/:id', async (req, res) => {
+    res.json(await rms.reads.job(id(req)));
+  });
+  api.post('/jobs/:id/retry', async (req, res) => {
+    await rms.actions.retryJob(id(req), actor(req, res));
+    res.json(await rms.reads.job(id(req)));
+  });
+  api.post('/jobs/:id/cancel', async (req, res) => {
+    await rms.actions.cancelJob(id(req), actor(req, res));
+    res.json(await rms.reads.job(id(req)));
+  });
+  api.post('/jobs/:id/priority', async (req, res) => {
+    const priority = whole(body(req).priority, 'priority');
+    if (priority === undefined) throw coreErrors.badRequest('priority is missing');
+    await rms.actions.setPriority(id(req), priority, actor(req, res));
+    res.json(await rms.reads.job(id(req)));
+  });
+  api.get('/queue/:pool', async (req, res) => {
+    const q = req.query as Record<string, string | undefined>;
+    res.json({ jobs: await rms.reads.queue(req.params.pool, { afterPriority: whole(q.afterPriority, 'afterPriority'), afterId: whole(q.afterId, 'afterId'), limit: whole(q.limit, 'limit') }) });
+  });
+  api.get('/totals', async (_req, res) => {
+    res.json(await rms.reads.totals());
+  });
+  api.get('/solutions/:id', async (req, res) => {
+    res.json(await rms.reads.solution(id(req)));
+  });
+  return api;
+}

@@ -1,0 +1,35 @@
+import { defineQuery } from '../../../core/query.js';
+
+/** One row per step and state, made with the step, so that every later change is an update. */
+export const insertCounts = defineQuery('rms.insertCounts', { rows: [{ workflowid: 1, stepid: 1, status: 'READY', jobs: 10 }] }, (knex, p) =>
+  knex('rms_job_count').insert(p.rows),
+);
+
+export const addToCount = defineQuery('rms.addToCount', { stepid: 1, status: 'READY', delta: -3 }, (knex, p) =>
+  knex('rms_job_count').update({ jobs: knex.raw('?? + ?', ['jobs', p.delta]) }).where({ stepid: p.stepid, status: p.status }),
+);
+
+export const countsOfSteps = defineQuery('rms.countsOfSteps', { stepids: [1, 2] }, (knex, p) =>
+  knex('rms_job_count').select('workflowid', 'stepid', 'status', 'jobs').whereIn('stepid', p.stepids),
+);
+
+export const countsOfWorkflow = defineQuery('rms.countsOfWorkflow', { workflowid: 1 }, (knex, p) =>
+  knex('rms_job_count').select('stepid', 'status', 'jobs').where('workflowid', p.workflowid),
+);
+
+/** Counts by state over every instance: exact, from the per-step counts. */
+export const totalsByStatus = defineQuery('rms.totalsByStatus', {}, (knex) =>
+  knex('rms_job_count').select('status').sum({ jobs: 'jobs' }).groupBy('status'),
+);
+
+/** Jobs in one state, counted on the claim index: cheap for the states that stay small. */
+export const countInStatus = defineQuery('rms.countInStatus', { status: 'READY' }, (knex, p) =>
+  knex('rms_job').count({ n: '*' }).where('status', p.status),
+);
+
+/** The planner's row estimate of a table, for totals too large to count at every page view. */
+export const estimateRows = defineQuery('rms.estimateRows', { table: 'rms_job' }, (knex, p, dialect) => {
+  if (dialect === 'postgresql') return knex.raw('select reltuples::bigint as n from pg_class where oid = to_regclass(?)', [p.table]);
+  if (dialect === 'oracle') return knex.raw('select num_rows as n from user_tables where table_name = ?', [p.table.toUpperCase()]);
+  return knex(p.table).count({ n: '*' });
+});

@@ -1,0 +1,183 @@
+import { defineQuery } from '../../../core/query.js';
+
+/** What an executor needs of a job to run it. */
+export const JOB_SPEC_COLUMNS = [
+  'id', 'workflowid', 'stepid', 'tasktype', 'dataspec', 'priority', 'solutionid', 'attempts', 'max_attempts',
+  'backoff_ms', 'timeout_ms', 'cpus', 'memory_mb', 'pool', 'reclaims',
+] as const;
+
+export const JOB_COLUMNS = [
+  ...JOB_SPEC_COLUMNS, 'status', 'logs', 'run_after', 'lease_until', 'claimed_by', 'executor', 'nodeid', 'executor_ref',
+  'created', 'starttime', 'endtime', 'reason', 'result', 'wall_ms', 'cpu_ms', 'peak_mem_mb',
+] as const;
+
+export const insertJobs = defineQuery(
+  'rms.insertJobs',
+  {
+    rows: [
+      {
+        workflowid: 1, stepid: 1, status: 'READY', priority: 0, tasktype: 'aim.calibrate', dataspec: '{"day":"2026-01-01"}',
+        solutionid: 1, max_attempts: 3, backoff_ms: 1000, run_after: 1767225600000, timeout_ms: 60000 as number | null,
+        cpus: 1, memory_mb: null as number | null, pool: 'local', created: 1767225600000,
+      },
+    ],
+  },
+  (knex, p) => knex('rms_job').insert(p.rows),
+);
+
+export const selectJob = defineQuery('rms.selectJob', { id: 1 }, (knex, p) => knex('rms_job').select(JOB_COLUMNS).where('id', p.id));
+
+/** Jobs by id with their step, for a change that must know where each one stands. */
+export const selectJobStates = defineQuery('rms.selectJobStates', { ids: [1, 2] }, (knex, p, dialect) => {
+  const q = knex('rms_job').select('id', 'workflowid', 'stepid', 'status', 'attempts', 'max_attempts', 'backoff_ms', 'claimed_by').whereIn('id', p.ids);
+  return dialect === 'sqlite' ? q : q.forUpdate();
+});
+
+/**
+ * The ids of the next READY jobs of a pool, highest priority first, then oldest. On
+ * PostgreSQL rows another process is claiming are skipped, not waited for; Oracle cannot
+ * lock a FETCH FIRST, so it locks what a bounded subquery picked.
+ */
+export const selectClaimable = defineQuery('rms.selectClaimable', { pool: 'local', limit: 100 }, (knex, p, dialect) => {
+  const ready = () => knex('rms_job').select('id', 'workflowid', 'stepid').where({ status: 'READY', pool: p.pool });
+  if (dialect === 'sqlite') return ready().orderBy([{ column: 'priority', order: 'desc' }, 'id']).limit(p.limit);
+  if (dialect === 'postgresql') return ready().orderBy([{ column: 'priority', order: 'desc' }, 'id']).limit(p.limit).forUpdate().skipLocked();
+  const picked = knex.select('id').from(ready().orderBy([{ column: 'priority', order: 'desc' }, 'id']).as('c')).whereRaw('rownum <= ?', [p.limit]);
+  return knex('rms_job').select('id', 'workflowid', 'stepid').whereIn('id', picked).andWhere('status', 'READY').forUpdate().skipLocked();
+});
+
+/** Moves jobs between states; `claimedBy` limits it to jobs this process holds. */
+export const moveJobs = defineQuery(
+  'rms.moveJobs',
+  { ids: [1, 2], from: 'READY', to: 'CLAIMED', set: { claimed_by: 'host:123:ab12' } as Record<string, unknown>, claimedBy: null as string | null },
+  (knex, p) => {
+    const q = knex('rms_job').update({ ...p.set, status: p.to }).whereIn('id', p.ids).andWhere('status', p.from);
+    if (p.claimedBy !== null) q.andWhere('claimed_by', p.claimedBy);
+    return q;
+  },
+);
+
+/** The jobs just claimed, with their instance's parameters, which every task receives. */
+export const selectClaimed = defineQuery('rms.selectClaimed', { ids: [1, 2], claimedBy: 'host:123:ab12' }, (knex, p) =>
+  knex('rms_job as j')
+    .join('rms_workflow as w', 'w.id', 'j.workflowid')
+    .select([...JOB_SPEC_COLUMNS.map((c) => `j.${c}`), 'w.params'])
+    .whereIn('j.id', p.ids)
+    .andWhere({ 'j.status': 'CLAIMED', 'j.claimed_by': p.claimedBy }),
+);
+
+/** Renews the lease of every job this process holds: one statement, however many run. */
+export const renewJobLeases = defineQuery('rms.renewJobLeases', { claimedBy: 'host:123:ab12', until: 1767225630000 }, (knex, p) =>
+  knex('rms_job').update({ lease_until: p.until }).whereIn('status', ['CLAIMED', 'RUNNING']).andWhere('claimed_by', p.claimedBy),
+);
+
+/** Of the jobs an executor runs, those it must stop: cancelled, or handed to another process. */
+export const selectLostJobs = defineQuery('rms.selectLostJobs', { ids: [1, 2], claimedBy: 'host:123:ab12' }, (knex, p) =>
+  knex('rms_job')
+    .select('id', 'status')
+    .whereIn('id', p.ids)
+    .andWhere((w) => w.whereNotIn('status', ['CLAIMED', 'RUNNING']).orWhere('claimed_by', '<>', p.claimedBy).orWhereNull('claimed_by')),
+);
+
+/** Held jobs whose lease lapsed: their process died or lost the database. */
+export const selectLapsed = defineQuery('rms.selectLapsed', { now: 1767225600000, limit: 500 }, (knex, p) =>
+  knex('rms_job as j')
+    .join('rms_workflow as w', 'w.id', 'j.workflowid')
+    .select('j.id', 'j.workflowid', 'j.stepid', 'j.status', 'w.status as wfstatus')
+    .where('j.lease_until', '<', p.now)
+    .whereIn('j.status', ['CLAIMED', 'RUNNING'])
+    .orderBy('j.lease_until')
+    .limit(p.limit),
+);
+
+/** Jobs waiting out a retry delay that is over. */
+export const selectDueRetries = defineQuery('rms.selectDueRetries', { now: 1767225600000, limit: 500 }, (knex, p) =>
+  knex('rms_job as j')
+    .join('rms_workflow as w', 'w.id', 'j.workflowid')
+    .select('j.id', 'j.workflowid', 'j.stepid', 'j.status', 'w.status as wfstatus')
+    .where('j.status', 'RETRY_WAIT')
+    .andWhere('j.run_after', '<=', p.now)
+    .orderBy('j.run_after')
+    .limit(p.limit),
+);
+
+/** Jobs of one step in one state (to promote, pause or resume a step's jobs together). */
+export const selectStepJobs = defineQuery('rms.selectStepJobs', { stepid: 1, status: 'WAITING', limit: 1000 }, (knex, p) =>
+  knex('rms_job').select('id', 'workflowid', 'stepid', 'status').where({ stepid: p.stepid, status: p.status }).orderBy('id').limit(p.limit),
+);
+
+/** Jobs of an instance in the given states (resume failed, cancel, pause), paged by key. */
+export const selectWorkflowJobs = defineQuery(
+  'rms.selectWorkflowJobs',
+  { workflowid: 1, statuses: ['FAILED'], after: 0, limit: 1000 },
+  (knex, p) =>
+    knex('rms_job')
+      .select('id', 'workflowid', 'stepid', 'status')
+      .where('workflowid', p.workflowid)
+      .whereIn('status', p.statuses)
+      .andWhere('id', '>', p.after)
+      .orderBy('id')
+      .limit(p.limit),
+);
+
+/** A job's priority, changed only while it waits. */
+export const setJobPriority = defineQuery('rms.setJobPriority', { id: 1, priority: 10 }, (knex, p) =>
+  knex('rms_job').update({ priority: p.priority }).where('id', p.id).whereIn('status', ['WAITING', 'READY', 'RETRY_WAIT']),
+);
+
+/** The jobs of an instance for the console: by id, paged by key, optionally one state. */
+export const listJobs = defineQuery(
+  'rms.listJobs',
+  { workflowid: 1, status: null as string | null, after: 0, limit: 50 },
+  (knex, p) => {
+    const q = knex('rms_job').select(JOB_COLUMNS).where('workflowid', p.workflowid).andWhere('id', '>', p.after).orderBy('id').limit(p.limit);
+    if (p.status !== null) q.andWhere('status', p.status);
+    return q;
+  },
+);
+
+/** Failed jobs that ended since a time (today's failures), newest first, paged by key. */
+export const listFailedSince = defineQuery('rms.listFailedSince', { since: 1767225600000, before: null as number | null, limit: 50 }, (knex, p) => {
+  const q = knex('rms_job').select(JOB_COLUMNS).where('status', 'FAILED').andWhere('endtime', '>=', p.since).orderBy('endtime', 'desc').orderBy('id', 'desc').limit(p.limit);
+  if (p.before !== null) q.andWhere('id', '<', p.before);
+  return q;
+});
+
+/** The queue as PFS sees it: READY jobs of a pool in claim order, paged by (priority, id). */
+export const listQueue = defineQuery(
+  'rms.listQueue',
+  { pool: 'local', afterPriority: null as number | null, afterId: 0, limit: 50 },
+  (knex, p) => {
+    const q = knex('rms_job').select(JOB_COLUMNS).where({ status: 'READY', pool: p.pool }).orderBy([{ column: 'priority', order: 'desc' }, 'id']).limit(p.limit);
+    // Keyset without a row-value comparison, which Oracle lacks.
+    if (p.afterPriority !== null) {
+      const prio = p.afterPriority;
+      q.andWhere((w) => w.where('priority', '<', prio).orWhere((x) => x.where('priority', prio).andWhere('id', '>', p.afterId)));
+    }
+    return q;
+  },
+);
+
+/** Finished jobs older than a time, oldest first: what retention archives and purges. */
+export const selectExpiredJobs = defineQuery('rms.selectExpiredJobs', { before: 1767225600000, limit: 500 }, (knex, p) =>
+  knex('rms_job')
+    .select(JOB_COLUMNS)
+    .whereIn('status', ['SUCCESS', 'FAILED', 'CANCELLED'])
+    .andWhere('endtime', '<', p.before)
+    .orderBy('endtime')
+    .limit(p.limit),
+);
+
+export const deleteJobs = defineQuery('rms.deleteJobs', { ids: [1, 2] }, (knex, p) => knex('rms_job').delete().whereIn('id', p.ids));
+
+/** All jobs of a step from one state to another, as a step starts, pauses or resumes. */
+export const moveStepJobs = defineQuery(
+  'rms.moveStepJobs',
+  { stepid: 1, from: 'WAITING', to: 'READY', set: {} as Record<string, unknown> },
+  (knex, p) => knex('rms_job').update({ ...p.set, status: p.to }).where({ stepid: p.stepid, status: p.from }),
+);
+
+/** What reprocessing copies from an instance: each job's step, state and data specification. */
+export const selectJobSpecs = defineQuery('rms.selectJobSpecs', { workflowid: 1, after: 0, limit: 5000 }, (knex, p) =>
+  knex('rms_job').select('id', 'stepid', 'status', 'dataspec').where('workflowid', p.workflowid).andWhere('id', '>', p.after).orderBy('id').limit(p.limit),
+);

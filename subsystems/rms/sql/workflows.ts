@@ -1,0 +1,85 @@
+import { defineQuery } from '../../../core/query.js';
+
+export const WORKFLOW_COLUMNS = [
+  'id', 'name', 'defid', 'status', 'persistenceid', 'runid', 'transferid', 'trigger_kind', 'params', 'priority',
+  'solutionid', 'configid', 'parentid', 'created_by', 'created', 'starttime', 'endtime', 'reason',
+] as const;
+
+export interface WorkflowRow {
+  id: number;
+  name: string;
+  defid: number;
+  status: string;
+  persistenceid: string | null;
+  runid: string;
+  transferid: number | null;
+  trigger_kind: string;
+  params: string | null;
+  priority: number;
+  solutionid: number | null;
+  configid: number | null;
+  parentid: number | null;
+  created_by: string;
+  created: number;
+  starttime: number | null;
+  endtime: number | null;
+  reason: string | null;
+}
+
+export const insertWorkflow = defineQuery(
+  'rms.insertWorkflow',
+  {
+    name: 'daily',
+    defid: 1,
+    status: 'RUNNING',
+    runid: 'cron-2026-01-01T02:00:00Z',
+    transferid: null as number | null,
+    trigger_kind: 'CRON',
+    params: '{}',
+    priority: 0,
+    configid: 1,
+    parentid: null as number | null,
+    created_by: 'cron',
+    created: 1767225600000,
+    starttime: 1767225600000,
+  },
+  (knex, p) => knex('rms_workflow').insert(p).returning('id'),
+);
+
+export const selectWorkflow = defineQuery('rms.selectWorkflow', { id: 1 }, (knex, p) =>
+  knex('rms_workflow').select(WORKFLOW_COLUMNS).where('id', p.id),
+);
+
+/** For update on PostgreSQL and Oracle: an action and the bookkeeping on one instance go one at a time. */
+export const lockWorkflow = defineQuery('rms.lockWorkflow', { id: 1 }, (knex, p, dialect) => {
+  const q = knex('rms_workflow').select('id', 'name', 'status', 'solutionid').where('id', p.id);
+  return dialect === 'sqlite' ? q : q.forUpdate();
+});
+
+export const selectWorkflowByRun = defineQuery('rms.selectWorkflowByRun', { name: 'daily', runid: 'manual-1' }, (knex, p) =>
+  knex('rms_workflow').select('id').where({ name: p.name, runid: p.runid }),
+);
+
+export const setWorkflowSolution = defineQuery('rms.setWorkflowSolution', { id: 1, solutionid: 1 }, (knex, p) =>
+  knex('rms_workflow').update({ solutionid: p.solutionid, persistenceid: String(p.solutionid) }).where('id', p.id),
+);
+
+/** A status change that only happens from the states named: a lost race changes nothing. */
+export const moveWorkflow = defineQuery(
+  'rms.moveWorkflow',
+  { id: 1, from: ['RUNNING'], to: 'SUCCESS', endtime: 1767225600000 as number | null, reason: null as string | null },
+  (knex, p) => knex('rms_workflow').update({ status: p.to, endtime: p.endtime, reason: p.reason }).where('id', p.id).whereIn('status', p.from),
+);
+
+/** Newest first, paged by key; filtered by name and status. */
+export const listWorkflows = defineQuery(
+  'rms.listWorkflows',
+  { before: null as number | null, limit: 50, name: null as string | null, status: null as string | null },
+  (knex, p) => {
+    const q = knex('rms_workflow').select(WORKFLOW_COLUMNS).orderBy('id', 'desc').limit(p.limit);
+    if (p.before !== null) q.where('id', '<', p.before);
+    if (p.name !== null) q.where('name', p.name);
+    if (p.status !== null) q.where('status', p.status);
+    return q;
+  },
+);

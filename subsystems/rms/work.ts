@@ -1,0 +1,108 @@
+import type { Knex } from 'knex';
+import { addToCount, countsOfSteps } from './sql/jobCounts.js';
+import { moveJobs } from './sql/jobs.js';
+
+export type JobStatus = 'WAITING' | 'READY' | 'CLAIMED' | 'RUNNING' | 'RETRY_WAIT' | 'SUCCESS' | 'FAILED' | 'CANCELLED';
+export const ACTIVE: readonly JobStatus[] = ['WAITING', 'READY', 'CLAIMED', 'RUNNING', 'RETRY_WAIT'];
+export const FINISHED: readonly JobStatus[] = ['SUCCESS', 'FAILED', 'CANCELLED'];
+
+/** A job as a change needs to know it: where it is, and in which state. */
+export interface JobRef {
+  id: number;
+  workflowid: number;
+  stepid: number;
+}
+
+/** A job reference from a row, whose ids may come back as text or bigint. */
+export function ref(r: JobRef): JobRef {
+  return { id: Number(r.id), workflowid: Number(r.workflowid), stepid: Number(r.stepid) };
+}
+
+/** Oracle takes at most 1000 expressions in an IN list. */
+export const IN_LIST_MAX = 1000;
+
+export function chunks<T>(items: readonly T[], size = IN_LIST_MAX): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}
+
+/**
+ * The job changes of one transaction and the per-step counts that go with them
+ * (rms_job_count), written in the same transaction: an instance's counts are always those
+ * of its jobs, and no row is shared by all instances. Counts are applied in (step, state)
+ * order, the same in every process, so that two transactions never wait on each other in a circle.
+ */
+export class JobWork {
+  private readonly deltas = new Map<string, { stepid: number; status: JobStatus; delta: number }>();
+  /** Steps whose jobs changed: the bookkeeping looks at them afterwards. */
+  readonly touched = new Map<number, number>();
+
+  constructor(readonly trx: Knex.Transaction) {}
+
+  /**
+   * Moves jobs of any steps from one state to another, with `set` written alongside;
+   * `claimedBy` limits it to jobs this process holds. Returns how many moved.
+   */
+  async move(jobs: readonly JobRef[], from: JobStatus, to: JobStatus, set: Record<string, unknown> = {}, claimedBy: string | null = null): Promise<number> {
+    let moved = 0;
+    for (const [stepid, ofStep] of groupBy(jobs, (j) => j.stepid)) {
+      for (const part of chunks(ofStep.map((j) => j.id).sort((a, b) => a - b))) {
+        const n = Number(await moveJobs(this.trx, { ids: part, from, to, set, claimedBy }));
+        if (n > 0) this.count(ofStep[0].workflowid, stepid, from, to, n);
+        moved += n;
+      }
+    }
+    return moved;
+  }
+
+  /** Records `n` jobs of a step moved from one state to another. */
+  count(workflowid: number, stepid: number, from: JobStatus | null, to: JobStatus, n: number): void {
+    if (from !== null) this.add(stepid, from, -n);
+    this.add(stepid, to, n);
+    this.touched.set(stepid, workflowid);
+  }
+
+  private add(stepid: number, status: JobStatus, delta: number): void {
+    const key = `${stepid}|${status}`;
+    const d = this.deltas.get(key) ?? { stepid, status, delta: 0 };
+    d.delta += delta;
+    this.deltas.set(key, d);
+  }
+
+  /** Writes the count changes so far. */
+  async flushCounts(): Promise<void> {
+    const pending = [...this.deltas.values()].filter((d) => d.delta !== 0).sort((a, b) => a.stepid - b.stepid || a.status.localeCompare(b.status));
+    this.deltas.clear();
+    for (const d of pending) await addToCount(this.trx, d);
+  }
+
+  /** Jobs per state of each step, after the changes of this transaction. */
+  async counts(stepids: number[]): Promise<Map<number, Record<JobStatus, number>>> {
+    await this.flushCounts();
+    const out = new Map<number, Record<JobStatus, number>>();
+    for (const part of chunks(stepids)) {
+      for (const r of (await countsOfSteps(this.trx, { stepids: part })) as { stepid: number; status: JobStatus; jobs: number }[]) {
+        const c = out.get(Number(r.stepid)) ?? emptyCounts();
+        c[r.status] = Number(r.jobs);
+        out.set(Number(r.stepid), c);
+      }
+    }
+    return out;
+  }
+}
+
+export function emptyCounts(): Record<JobStatus, number> {
+  return { WAITING: 0, READY: 0, CLAIMED: 0, RUNNING: 0, RETRY_WAIT: 0, SUCCESS: 0, FAILED: 0, CANCELLED: 0 };
+}
+
+export function groupBy<T, K>(items: readonly T[], key: (item: T) => K): Map<K, T[]> {
+  const out = new Map<K, T[]>();
+  for (const item of items) {
+    const k = key(item);
+    const list = out.get(k);
+    if (list) list.push(item);
+    else out.set(k, [item]);
+  }
+  return out;
+}
