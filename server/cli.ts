@@ -7,6 +7,7 @@ import { isMigrated, migrate } from '../sql/migrate.js';
 import { clusterStates } from '../subsystems/smas/index.js';
 import { loadConfig, maskSecrets } from './config.js';
 import { describeTarget, openDb } from './db.js';
+import { addOperatorCommands } from './cliApi.js';
 import { serve } from './serve.js';
 import { softwareVersion } from './paths.js';
 
@@ -17,7 +18,15 @@ const program = new Command()
   .name('dpc')
   .description('DPC: data processing centre server')
   .version(softwareVersion)
-  .option('-c, --config <file>', 'a JSON configuration file (or DPC_CONFIG)');
+  .option('-c, --config <file>', 'a JSON configuration file (or DPC_CONFIG)')
+  .option('-u, --url <url>', 'the running server, for workflow, job and pool commands (default: from http.host and http.port)');
+
+addOperatorCommands(program, () => {
+  const url = program.opts<{ url?: string }>().url;
+  if (url) return url;
+  const { host, port } = config().http;
+  return `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+});
 
 function config(): Config {
   return loadConfig({ file: program.opts<{ config?: string }>().config });

@@ -16,6 +16,7 @@ import { createRms } from '../subsystems/rms/index.js';
 import { createSmas, recordStopped, type SmasService } from '../subsystems/smas/index.js';
 import { openDb } from './db.js';
 import { loadPipelines } from './pipelines.js';
+import { startRetention } from './retention.js';
 import { softwareVersion } from './paths.js';
 
 /** The running DPC of this process: what the HTTP app and the CLI act on. */
@@ -70,8 +71,11 @@ export async function startDpc(config: Config, log: Logger, clock: Clock = syste
   let running = false;
   let stopping: Promise<void> | undefined;
 
+  let retention: { stop(): Promise<void> } | undefined;
+
   async function stopAll(graceMs: number): Promise<void> {
     running = false;
+    await retention?.stop();
     const deadline = clock.now() + graceMs;
     for (const s of [...started].reverse()) {
       smas.service.unwatch(s.name);
@@ -108,6 +112,7 @@ export async function startDpc(config: Config, log: Logger, clock: Clock = syste
     smas.service.watch(s.name, () => s.health());
   }
   await smas.service.check();
+  retention = startRetention(config, { smas: smas.service, dss: dss.service, pfs: pfs.service, rms: rms.service, ems: ems.service }, clock, log);
   running = true;
   log.info(`DPC started: ${subsystems.map((s) => s.name.toUpperCase()).join(', ')}`, { subsystem: 'server', process: processId });
 

@@ -3,6 +3,7 @@ import { OutboxBus } from './bus.js';
 import { MissionLog } from './missionLog.js';
 import { emsApi, emsPages } from './routes.js';
 import { countEvents } from './sql/settleEvent.js';
+import { purgeDeliveredEvents } from './retention.js';
 
 export type { Bus, EventMap, Topic, Delivery, Handler } from './events.js';
 export type { LogEntry, Severity } from './missionLog.js';
@@ -10,6 +11,8 @@ export type { LogEntry, Severity } from './missionLog.js';
 export interface EmsService {
   bus: OutboxBus;
   missionLog: MissionLog;
+  /** Archives (Arrow, by month, under `dir`) and purges delivered events created before `before`. */
+  purge(dir: string, before: number): Promise<number>;
 }
 
 /**
@@ -21,7 +24,12 @@ export function createEms(ctx: Omit<Context, 'bus' | 'services'>): Subsystem<Ems
   const missionLog = new MissionLog(ctx.db, ctx.clock);
   return {
     name: 'ems',
-    service: { bus, missionLog },
+    service: {
+      bus,
+      missionLog,
+      purge: async (dir, before) =>
+        (await purgeDeliveredEvents({ db: ctx.db, dir, before, batchSize: ctx.config.rms.retention.batchSize, log: ctx.log })).archived,
+    },
     api: emsApi(missionLog),
     pages: { router: emsPages(missionLog), menu: [{ title: 'Mission log', path: '/ems/mission-log' }] },
     async start() {

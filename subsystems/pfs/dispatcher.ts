@@ -74,7 +74,9 @@ export class Dispatcher {
     while (this.running) {
       let claimed: ClaimedJob[] = [];
       const room = this.executor.free();
-      if (room > 0 && !this.drained) {
+      // Claims in batches: with jobs in flight, wait until half the places are free.
+      const worth = room > 0 && (this.inFlight.size === 0 || room >= this.executor.capacity / 2);
+      if (worth && !this.drained) {
         try {
           claimed = await this.rms.queue.claim(this.pool, Math.min(room, this.config.pfs.claimBatch));
           this.outageLogged = false;
@@ -83,7 +85,7 @@ export class Dispatcher {
         }
       }
       for (const job of claimed) this.dispatch(job);
-      if (claimed.length === 0 || this.executor.free() === 0) {
+      if (claimed.length === 0 || this.executor.free() < this.executor.capacity / 2) {
         await new Promise<void>((r) => {
           const t = setTimeout(r, this.config.pfs.pollMs);
           this.wake = () => {

@@ -8,6 +8,7 @@ import type { SmasService } from '../smas/index.js';
 import { Dispatcher } from './dispatcher.js';
 import { pfsErrors } from './errors.js';
 import { LocalExecutor } from './local/executor.js';
+import { purgeJobLogs } from './retention.js';
 import { assertRunjobBuilt } from './runjob.js';
 import { insertPool, listPools, updatePool } from './sql/pools.js';
 import type { TaskTypes } from './tasks.js';
@@ -30,6 +31,8 @@ export interface PfsService {
   drain(pool: string, who: { username: string; reason?: string }): Promise<void>;
   open(pool: string, who: { username: string; reason?: string }): Promise<void>;
   pools(): Promise<PoolState[]>;
+  /** Archives the job log files and their rows last written before `before`. */
+  purge(dir: string, before: number): Promise<number>;
 }
 
 const POOL = /^[A-Za-z0-9_.-]{1,32}$/;
@@ -70,6 +73,8 @@ export function createPfs(ctx: Context<{ rms: RmsService; dss: DssService; smas:
     drain: (pool, who) => setPool(pool, 'DRAINED', who),
     open: (pool, who) => setPool(pool, 'OPEN', who),
     pools,
+    purge: async (dir, before) =>
+      (await purgeJobLogs({ db, dir, logDir: resolve(config.log.dir), before, batchSize: config.rms.retention.batchSize, log })).archived,
   };
 
   const api = Router();

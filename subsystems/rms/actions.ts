@@ -109,6 +109,7 @@ export class Actions {
 
   /** Changes the priority of a job that waits; it takes effect at the next claim. */
   async setPriority(jobid: number, priority: number, who: Actor): Promise<void> {
+    if (!who.reason?.trim()) throw rmsErrors.reasonRequired('job.priority');
     if (!validPriority(priority)) throw rmsErrors.badPriority(`job ${jobid}`, priority);
     const job = await this.job(jobid);
     await transaction(this.d.db, async (trx) => {

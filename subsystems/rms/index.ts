@@ -15,6 +15,7 @@ import { JobQueue, transaction } from './queue.js';
 import { Registry } from './registry.js';
 import { rmsApi } from './routes.js';
 import { Reads } from './reads.js';
+import { purgeFinishedJobs } from './retention.js';
 import { selectJobSpecs } from './sql/jobs.js';
 import { insertCronFire } from './sql/solutions.js';
 import { selectSteps, type StepRow } from './sql/steps.js';
@@ -37,6 +38,8 @@ export interface RmsService {
   actions: Actions;
   queue: JobQueue;
   reads: Reads;
+  /** Archives and purges finished jobs that ended before `before`; solutions and provenance stay. */
+  purge(dir: string, before: number): Promise<number>;
 }
 
 export const REAPER_LEASE = 'rms.reaper';
@@ -173,6 +176,7 @@ export function createRms(
     actions,
     queue,
     reads,
+    purge: async (dir, before) => (await purgeFinishedJobs({ db, dir, before, batchSize: config.rms.retention.batchSize, log, clock })).archived,
   };
 
   let unsubscribe: (() => void) | undefined;

@@ -103,7 +103,6 @@ export class JobQueue {
       const work = new JobWork(trx);
       const mine = this.processId;
       if (started.length > 0) await work.move(started, 'CLAIMED', 'RUNNING', {}, mine);
-      const attempt = trx.raw('?? + 1', ['attempts']);
 
       // Successes with the same figures go in one statement: no-op jobs in bulk.
       const successes = outcomes.filter((o) => o.status === 'SUCCESS');
@@ -111,25 +110,25 @@ export class JobQueue {
       for (const group of alike.values()) {
         const o = group[0];
         const set = {
-          endtime: now, lease_until: null, attempts: attempt, reason: null, result: o.result ?? null,
+          endtime: now, lease_until: null, reason: null, result: o.result ?? null,
           wall_ms: o.wallMs ?? null, cpu_ms: o.cpuMs ?? null, peak_mem_mb: o.peakMemMb ?? null, logs: o.logs ?? null,
         };
-        await this.settle(work, group.map((g) => g.job), 'SUCCESS', set);
+        await this.settle(work, group.map((g) => g.job), 'SUCCESS', set, ['attempts']);
       }
       for (const o of outcomes) {
         if (o.status === 'FAILED') {
           const used = o.job.attempts + 1;
-          const measured = { wall_ms: o.wallMs ?? null, cpu_ms: o.cpuMs ?? null, peak_mem_mb: o.peakMemMb ?? null, logs: o.logs ?? null, attempts: attempt, lease_until: null };
+          const measured = { wall_ms: o.wallMs ?? null, cpu_ms: o.cpuMs ?? null, peak_mem_mb: o.peakMemMb ?? null, logs: o.logs ?? null, lease_until: null };
           const reason = o.reason.slice(0, REASON_MAX);
           if (used < o.job.max_attempts) {
             const runAfter = now + o.job.backoff_ms * 2 ** (used - 1);
-            await this.settle(work, [o.job], 'RETRY_WAIT', { ...measured, reason, run_after: runAfter, claimed_by: null });
+            await this.settle(work, [o.job], 'RETRY_WAIT', { ...measured, reason, run_after: runAfter, claimed_by: null }, ['attempts']);
           } else {
-            const n = await this.settle(work, [o.job], 'FAILED', { ...measured, reason, endtime: now });
+            const n = await this.settle(work, [o.job], 'FAILED', { ...measured, reason, endtime: now }, ['attempts']);
             if (n > 0) await this.bus.publish(trx, 'job.finished', { jobid: o.job.id, workflowid: o.job.workflowid, status: 'FAILED', reason });
           }
         } else if (o.status === 'HANDED_BACK') {
-          await this.settle(work, [o.job], 'READY', { claimed_by: null, lease_until: null, reclaims: trx.raw('?? + 1', ['reclaims']), reason: o.reason.slice(0, REASON_MAX) });
+          await this.settle(work, [o.job], 'READY', { claimed_by: null, lease_until: null, reason: o.reason.slice(0, REASON_MAX) }, ['reclaims']);
         }
       }
       return advance(work, this.bus, now);
@@ -138,9 +137,15 @@ export class JobQueue {
   }
 
   /** Moves held jobs, whichever of CLAIMED or RUNNING they are in. */
-  private async settle(work: JobWork, jobs: readonly ClaimedJob[], to: 'SUCCESS' | 'FAILED' | 'RETRY_WAIT' | 'READY', set: Record<string, unknown>): Promise<number> {
-    const running = await work.move(jobs, 'RUNNING', to, set, this.processId);
-    return running === jobs.length ? running : running + (await work.move(jobs, 'CLAIMED', to, set, this.processId));
+  private async settle(
+    work: JobWork,
+    jobs: readonly ClaimedJob[],
+    to: 'SUCCESS' | 'FAILED' | 'RETRY_WAIT' | 'READY',
+    set: Record<string, unknown>,
+    increment: ('attempts' | 'reclaims')[],
+  ): Promise<number> {
+    const running = await work.move(jobs, 'RUNNING', to, set, this.processId, increment);
+    return running === jobs.length ? running : running + (await work.move(jobs, 'CLAIMED', to, set, this.processId, increment));
   }
 
   /** Renews the leases of all jobs this process holds. */
@@ -175,10 +180,10 @@ export class JobQueue {
       const rows = ((await select(trx, { now: this.clock.now(), limit })) as (JobRef & { status: 'CLAIMED' | 'RUNNING' | 'RETRY_WAIT'; wfstatus: string })[]).map((r) => ({ ...ref(r), status: r.status, wfstatus: r.wfstatus }));
       const work = new JobWork(trx);
       let n = 0;
-      const extra = reclaim ? { ...set, reclaims: trx.raw('?? + 1', ['reclaims']) } : set;
+
       for (const [key, group] of groupBy(rows, (r) => `${r.status}|${r.wfstatus === 'PAUSED' ? 'WAITING' : 'READY'}`)) {
         const [from, to] = key.split('|') as ['CLAIMED' | 'RUNNING' | 'RETRY_WAIT', 'WAITING' | 'READY'];
-        n += await work.move(group, from, to, extra);
+        n += await work.move(group, from, to, set, null, reclaim ? ['reclaims'] : []);
       }
       return { moved: n, finished: await advance(work, this.bus, this.clock.now()) };
     });

@@ -44,11 +44,18 @@ export class JobWork {
    * Moves jobs of any steps from one state to another, with `set` written alongside;
    * `claimedBy` limits it to jobs this process holds. Returns how many moved.
    */
-  async move(jobs: readonly JobRef[], from: JobStatus, to: JobStatus, set: Record<string, unknown> = {}, claimedBy: string | null = null): Promise<number> {
+  async move(
+    jobs: readonly JobRef[],
+    from: JobStatus,
+    to: JobStatus,
+    set: Record<string, unknown> = {},
+    claimedBy: string | null = null,
+    increment: ('attempts' | 'reclaims')[] = [],
+  ): Promise<number> {
     let moved = 0;
     for (const [stepid, ofStep] of groupBy(jobs, (j) => j.stepid)) {
       for (const part of chunks(ofStep.map((j) => j.id).sort((a, b) => a - b))) {
-        const n = Number(await moveJobs(this.trx, { ids: part, from, to, set, claimedBy }));
+        const n = Number(await moveJobs(this.trx, { ids: part, from, to, set, claimedBy, increment }));
         if (n > 0) this.count(ofStep[0].workflowid, stepid, from, to, n);
         moved += n;
       }

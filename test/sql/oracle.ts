@@ -69,6 +69,19 @@ export function createTables(ddl: string): CreateTable[] {
       });
     tables.push({ table: head[1], columns, tail: statement.slice(close + 1), sql: statement });
   }
+  // Columns a later migration added: `add column "x" …` (SQLite, PostgreSQL) or `add ("X" …, "Y" …)` (Oracle).
+  for (const statement of statements(ddl)) {
+    const head = /^alter\s+table\s+["`]?(\w+)["`]?\s+add\b(.*)$/is.exec(statement);
+    const table = head && tables.find((t) => t.table === head[1]);
+    if (!head || !table || /^\s*constraint\b/i.test(head[2])) continue;
+    const body = head[2].trim();
+    const items = body.startsWith('(') ? splitTopLevel(body.slice(1, matchingParen(body, 0))) : splitTopLevel(`column ${body}`.replace(/,\s*add\s+column\s+/gi, ', '));
+    for (const raw of items) {
+      const m = /^(?:column\s+)?["`]?(\w+)["`]?\s+(.*)$/is.exec(raw.trim());
+      if (!m) throw new Error(`cannot read the added column ${raw} in ${statement}`);
+      table.columns.push({ name: m[1], type: m[2], notNull: /\bnot null\b/i.test(m[2]) });
+    }
+  }
   return tables;
 }
 

@@ -39,6 +39,8 @@ export class LocalExecutor {
   readonly threads: number;
   readonly cpuBudget: number;
   readonly memoryBudgetMb: number;
+  /** Jobs it holds at most: its threads, each with jobs queued ahead. */
+  readonly capacity: number;
   private readonly pool: Piscina<WorkerInput, WorkerOutput>;
   private readonly shared: SharedArrayBuffer;
   private readonly starts: Float64Array;
@@ -60,6 +62,7 @@ export class LocalExecutor {
     this.cpuBudget = config.cpus || cores;
     this.memoryBudgetMb = config.memoryMb || Math.floor((totalmem() / 2 ** 20) * 0.8);
     const slots = this.threads * config.pipeline;
+    this.capacity = slots;
     this.shared = new SharedArrayBuffer(slots * 12);
     this.starts = new Float64Array(this.shared, 0, slots);
     this.stops = new Int32Array(this.shared, slots * 8, slots);

@@ -49,9 +49,19 @@ export const selectClaimable = defineQuery('rms.selectClaimable', { pool: 'local
 /** Moves jobs between states; `claimedBy` limits it to jobs this process holds. */
 export const moveJobs = defineQuery(
   'rms.moveJobs',
-  { ids: [1, 2], from: 'READY', to: 'CLAIMED', set: { claimed_by: 'host:123:ab12' } as Record<string, unknown>, claimedBy: null as string | null },
+  {
+    ids: [1, 2],
+    from: 'READY',
+    to: 'CLAIMED',
+    set: { claimed_by: 'host:123:ab12' } as Record<string, unknown>,
+    /** Counters to add one to: attempts when a job ends, reclaims when it is handed back. */
+    increment: [] as ('attempts' | 'reclaims')[],
+    claimedBy: null as string | null,
+  },
   (knex, p) => {
-    const q = knex('rms_job').update({ ...p.set, status: p.to }).whereIn('id', p.ids).andWhere('status', p.from);
+    const set: Record<string, unknown> = { ...p.set, status: p.to };
+    for (const column of p.increment) set[column] = knex.raw('?? + 1', [column]);
+    const q = knex('rms_job').update(set).whereIn('id', p.ids).andWhere('status', p.from);
     if (p.claimedBy !== null) q.andWhere('claimed_by', p.claimedBy);
     return q;
   },

@@ -1,0 +1,90 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import winston from 'winston';
+import { loadConfig } from '../../../server/config.js';
+import { startDpc } from '../../../server/lifecycle.js';
+import type { PfsService } from '../../../subsystems/pfs/index.js';
+import type { RmsService } from '../../../subsystems/rms/index.js';
+import type { PeerResult } from './peers.js';
+
+export interface DpcOptions {
+  client: 'sqlite' | 'postgresql';
+  /** PostgreSQL schema to create and drop (PostgreSQL only). */
+  schema?: string;
+  jobs: number;
+  /** Worker threads of the local executor. */
+  concurrency: number;
+  /** One log line per job (a file each) instead of none. */
+  logLines: boolean;
+  /** pfs.local.pipeline: jobs queued ahead in each worker thread. */
+  pipeline: number;
+}
+
+const definitions = fileURLToPath(new URL('./bench-workflows.ts', import.meta.url));
+const who = { username: 'bench', reason: 'benchmark' };
+
+/**
+ * DPC's queue end to end, as a job takes it in production: the instance and its jobs are
+ * created (enqueue), then the local pool is opened and every job is claimed, dispatched to a
+ * worker thread, completed and counted, and the instance ends. Measured from the opening of
+ * the pool to the end of the instance.
+ */
+export async function benchDpc(o: DpcOptions): Promise<PeerResult> {
+  const dir = mkdtempSync(join(tmpdir(), 'dpc-bench-'));
+  const env: Record<string, string> = {
+    DPC_DB__CLIENT: o.client,
+    DPC_DB__SQLITE__PATH: join(dir, 'dpc.sqlite'),
+    DPC_DB__POSTGRESQL__USER: 'postgres',
+    DPC_DB__POSTGRESQL__DATABASE: 'test',
+    DPC_DB__POSTGRESQL__SCHEMA: o.schema ?? 'dpc_bench',
+    DPC_LOG__DIR: join(dir, 'log'),
+    DPC_LOG__CONSOLE: 'false',
+    DPC_LOG__LEVEL: 'warn',
+    DPC_DSS__ROOT: join(dir, 'dss'),
+    DPC_DSS__MINFREEMB: '0',
+    DPC_RMS__DEMO: 'false',
+    DPC_PFS__LOCAL__THREADS: String(o.concurrency),
+    DPC_PFS__LOCAL__PIPELINE: String(o.pipeline),
+  };
+  const config = loadConfig({ env });
+  config.rms.definitions = [definitions];
+  const log = winston.createLogger({ level: 'warn', transports: [new winston.transports.Console({ stderrLevels: ['error', 'warn'] })] });
+  const dpc = await startDpc(config, log);
+  const rms = dpc.subsystems.find((s) => s.name === 'rms')!.service as RmsService;
+  const pfs = dpc.subsystems.find((s) => s.name === 'pfs')!.service as PfsService;
+  try {
+    await pfs.drain('local', who);
+    const t0 = performance.now();
+    const started = await rms.start(o.logLines ? 'benchLog' : 'bench', { params: { jobs: o.jobs } }, who);
+    const enqueueMs = performance.now() - t0;
+    const t1 = performance.now();
+    await pfs.open('local', who);
+    for (;;) {
+      const wf = await rms.reads.workflow(started.id);
+      if (wf.status === 'SUCCESS') break;
+      if (wf.status !== 'RUNNING') throw new Error(`the benchmark instance ended ${wf.status}: ${wf.reason}`);
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    const runMs = performance.now() - t1;
+    return {
+      peer: `DPC (${o.client})`,
+      mode: `pipeline ${o.pipeline}, ${o.logLines ? 'one log line per job' : 'no log lines'}`,
+      concurrency: o.concurrency,
+      jobs: o.jobs,
+      enqueueMs: Math.round(enqueueMs),
+      runMs: Math.round(runMs),
+      jobsPerSec: Math.round(o.jobs / (runMs / 1000)),
+    };
+  } finally {
+    await dpc.stop();
+    if (o.client === 'postgresql') {
+      const knexModule = (await import('knex')).default;
+      const admin = knexModule({ client: 'pg', connection: { host: '127.0.0.1', user: 'postgres', database: 'test' } });
+      await admin.raw('drop schema if exists ?? cascade', [o.schema ?? 'dpc_bench']);
+      await admin.destroy();
+    }
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
