@@ -52,6 +52,7 @@ export async function testEnv(extra: Record<string, string> = {}): Promise<TestE
     DPC_DSS__ROOT: join(dir, 'dss'),
     DPC_DSS__MINFREEMB: '0',
     DPC_HTTP__PORT: '0',
+    DPC_RMS__DEMO: 'false',
     ...(testDialect === 'sqlite'
       ? { DPC_DB__CLIENT: 'sqlite', DPC_DB__SQLITE__PATH: join(dir, 'dpc.sqlite') }
       : {

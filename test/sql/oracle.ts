@@ -75,7 +75,7 @@ export function createTables(ddl: string): CreateTable[] {
     const table = head && tables.find((t) => t.table === head[1]);
     if (!head || !table || /^\s*constraint\b/i.test(head[2])) continue;
     const body = head[2].trim();
-    const items = body.startsWith('(') ? splitTopLevel(body.slice(1, matchingParen(body, 0))) : splitTopLevel(`column ${body}`.replace(/,\s*add\s+column\s+/gi, ', '));
+    const items = body.startsWith('(') ? splitTopLevel(body.slice(1, matchingParen(body, 0))) : splitTopLevel(body.replace(/,\s*add\s+column\s+/gi, ', '));
     for (const raw of items) {
       const m = /^(?:column\s+)?["`]?(\w+)["`]?\s+(.*)$/is.exec(raw.trim());
       if (!m) throw new Error(`cannot read the added column ${raw} in ${statement}`);
