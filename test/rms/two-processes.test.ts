@@ -1,0 +1,201 @@
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { afterEach, beforeEach, describe, expect, test } from 'vitest';
+import type { Db } from '../../core/db.js';
+import { projectRoot } from '../../server/paths.js';
+import { openDb } from '../../server/db.js';
+import { testDialect, testEnv, type TestEnv } from '../helpers/env.js';
+import { killChildren, serveDpc, until, type Served } from '../helpers/server.js';
+
+/**
+ * Two DPC processes on one PostgreSQL database (ARCHITECTURE §3): they share the job queue
+ * without running a job twice at once, and the once-only duties (cron, reaping) pass from a
+ * process killed with SIGKILL to the other within the lease time. SQLite is one process's
+ * database: these run in the PostgreSQL pass (DPC_TEST_DB=postgresql).
+ */
+const LEASE_MS = 1500;
+const common = {
+  DPC_RMS__JOBLEASEMS: '1500',
+  DPC_RMS__REAPMS: '200',
+  DPC_SMAS__LEASEMS: String(LEASE_MS),
+  DPC_PFS__POLLMS: '20',
+  DPC_EMS__OUTBOX__POLLMS: '100',
+  DPC_EMS__OUTBOX__CLAIMMS: '1000',
+  DPC_PFS__LOCAL__THREADS: '2',
+  DPC_PFS__LOCAL__PIPELINE: '8',
+};
+
+let t: TestEnv;
+let db: Db | undefined;
+
+beforeEach(async () => {
+  t = await testEnv(common);
+  db = await openDb(t.config);
+});
+afterEach(async () => {
+  await killChildren();
+  await db?.knex.destroy();
+  db = undefined;
+  await t.cleanup();
+});
+
+/** The environment of server `n`: the test's database, its own log directory, `definitions` loaded. */
+function serverEnv(n: number, definitions: string): Record<string, string> {
+  const configFile = join(t.dir, `config-${n}.json`);
+  writeFileSync(configFile, JSON.stringify({ rms: { definitions: [resolve(projectRoot, definitions)], demo: false } }));
+  const logDir = join(t.dir, `log-${n}`);
+  mkdirSync(logDir, { recursive: true });
+  return { ...t.env, DPC_CONFIG: configFile, DPC_LOG__DIR: logDir };
+}
+
+/**
+ * Two servers, one after the other: the first migrates the fresh schema. (Started together
+ * on a fresh database, the second fails with knex's "Migration table is already locked".)
+ */
+async function serveTwo(definitions: string): Promise<[Served, Served]> {
+  const first = await serveDpc(serverEnv(1, definitions));
+  return [first, await serveDpc(serverEnv(2, definitions))];
+}
+
+const pidOf = (processid: string | null | undefined) => Number(processid?.split(':').at(-2));
+
+describe.skipIf(testDialect !== 'postgresql')('two server processes on one PostgreSQL', () => {
+  test('two server processes on one PostgreSQL never run the same job twice concurrently', { timeout: 120_000 }, async () => {
+    const JOBS = 400;
+    const file = join(t.dir, 'executions.txt');
+    const [a, b] = await serveTwo('test/fixtures/kill-workflows.ts');
+    const res = await fetch(`${a.url}api/rms/workflows`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'killfan', params: { file, n: JOBS, sleepMs: 40 }, reason: 'two processes' }),
+    });
+    expect(res.status).toBe(201);
+    const { id } = (await res.json()) as { id: number };
+    let wf: { status: string; steps: { name: string; counts: Record<string, number> }[] } | undefined;
+    await until(
+      async () => {
+        wf = (await (await fetch(`${b.url}api/rms/workflows/${id}`)).json()) as typeof wf;
+        return wf?.status === 'SUCCESS' || wf?.status === 'FAILED';
+      },
+      90_000,
+      'the workflow at its end',
+    );
+    expect(wf!.status).toBe('SUCCESS');
+    expect(wf!.steps.find((s) => s.name === 'fan')!.counts.SUCCESS).toBe(JOBS);
+
+    const jobs = (await db!.knex('rms_job').where({ workflowid: id }).select('id', 'status', 'result', 'reclaims')) as { id: number; status: string; result: string; reclaims: number }[];
+    expect(jobs).toHaveLength(JOBS + 1);
+    for (const j of jobs) expect(j.status).toBe('SUCCESS');
+
+    // Executions, from the append-only file: [start, end] per job and process.
+    const runs = new Map<number, { pid: number; start: number; end?: number }[]>();
+    for (const line of readFileSync(file, 'utf8').split('\n').filter(Boolean)) {
+      const [jobid, pid, event, at] = line.split(' ');
+      const list = runs.get(Number(jobid)) ?? [];
+      if (event === 'start') list.push({ pid: Number(pid), start: Number(at) });
+      else [...list].reverse().find((r) => r.pid === Number(pid) && r.end === undefined)!.end = Number(at);
+      runs.set(Number(jobid), list);
+    }
+    expect(runs.size).toBe(JOBS);
+    for (const [jobid, list] of runs) {
+      for (const r of list) expect(r.end, `job ${jobid} in ${r.pid} ended`).toBeDefined();
+      const sorted = [...list].sort((x, y) => x.start - y.start);
+      for (let i = 1; i < sorted.length; i++) expect(sorted[i].start, `job ${jobid}: two executions overlap`).toBeGreaterThanOrEqual(sorted[i - 1].end!);
+      // Neither process died: no lease lapsed, so each job ran once.
+      // A job runs again only where at-least-once allows: its lease lapsed (a process too busy
+      // to renew it within rms.jobLeaseMs) and it was handed back; never while it still runs.
+      if (list.length > 1) expect(Number(jobs.find((j) => Number(j.id) === jobid)!.reclaims), `job ${jobid} ran ${list.length} times: ${JSON.stringify(list)}`).toBeGreaterThan(0);
+    }
+    const byPid = new Map<number, number>();
+    for (const list of runs.values()) for (const r of list) byPid.set(r.pid, (byPid.get(r.pid) ?? 0) + 1);
+    expect([...byPid.keys()].sort()).toEqual([a.child.pid, b.child.pid].sort());
+    for (const n of byPid.values()) expect(n).toBeGreaterThan(0);
+    console.log(`two processes: jobs run per process ${JSON.stringify(Object.fromEntries(byPid))}`);
+  });
+
+  test('when the lease holder is killed, the other takes over cron and outbox delivery within the lease time; no firing doubled, no event lost', { timeout: 120_000 }, async () => {
+    const servers = await serveTwo('test/fixtures/kill-cron-workflows.ts');
+    const knex = db!.knex;
+    const cronHolder = async () => ((await knex('smas_lease').where({ name: 'rms.cron' }).first('holder', 'expires')) as { holder: string | null; expires: number } | undefined);
+    const fires = async () =>
+      (await knex('rms_cron_fire').orderBy('scheduled').select('cron_name', 'scheduled', 'fired', 'outcome', 'processid', 'workflowid')) as {
+        cron_name: string; scheduled: number; fired: number; outcome: string; processid: string; workflowid: number | null;
+      }[];
+
+    // Firing every second, from the process that holds the lease.
+    await until(async () => (await fires()).length >= 3, 30_000, 'three cron firings');
+    const holderId = (await cronHolder())!.holder!;
+    const holder = servers.find((s) => s.child.pid === pidOf(holderId));
+    expect(holder, `the lease holder ${holderId} is one of the two servers`).toBeDefined();
+    const other = servers.find((s) => s !== holder) as Served;
+
+    holder!.child.kill('SIGKILL');
+    await holder!.exited;
+    const killedAt = Date.now();
+    await until(async () => pidOf((await cronHolder())?.holder) === other.child.pid, LEASE_MS + 5000, 'the other process holding rms.cron');
+    const takeoverMs = Date.now() - killedAt;
+    expect(takeoverMs).toBeLessThan(LEASE_MS + 3000);
+    const tookOver = Date.now();
+
+    // It keeps firing: a few more seconds.
+    await until(async () => (await fires()).filter((f) => pidOf(f.processid) === other.child.pid && Number(f.fired) > tookOver).length >= 4, 15_000, 'firings after the takeover');
+    const all = await fires();
+
+    // Never doubled: one row per (trigger, second), as the unique index also guarantees.
+    const keys = all.map((f) => `${f.cron_name} ${Number(f.scheduled)}`);
+    expect(new Set(keys).size).toBe(keys.length);
+    for (const f of all) {
+      expect(f.cron_name).toBe('killcron#1');
+      expect(Number(f.scheduled) % 1000).toBe(0);
+      expect(['FIRED', 'CAUGHT_UP']).toContain(f.outcome);
+    }
+    // Before the kill, the holder fired; after, the other. The gap is no longer than the lease.
+    const slots = all.map((f) => Number(f.scheduled));
+    const killedSlots = all.filter((f) => f.processid === holderId).map((f) => Number(f.scheduled));
+    const lastBefore = Math.max(...killedSlots);
+    const after = all.filter((f) => Number(f.scheduled) > lastBefore);
+    expect(after.length).toBeGreaterThanOrEqual(4);
+    for (const f of after) expect(pidOf(f.processid)).toBe(other.child.pid);
+    expect(Number(after[0].scheduled) - lastBefore).toBeLessThanOrEqual(LEASE_MS + 2000);
+    // The slot missed while no process held the lease is caught up at most once.
+    expect(all.filter((f) => f.outcome === 'CAUGHT_UP').length).toBeLessThanOrEqual(1);
+    // Then every second again.
+    for (let i = 1; i < after.length; i++) {
+      if (Number(after[i - 1].fired) < tookOver) continue;
+      expect(Number(after[i].scheduled) - Number(after[i - 1].scheduled), `slots ${slots.join(',')}`).toBe(1000);
+    }
+
+    // No event lost: the instances the killed process left are run by the other, and every
+    // event in the outbox (each instance's workflow.finished among them) is delivered. Firings
+    // go on meanwhile: the check covers what was created up to a moment ago.
+    const cutoff = Date.now() - 1000;
+    await until(
+      async () => Number(((await knex('rms_workflow').where('created', '<', cutoff).whereNot({ status: 'SUCCESS' }).count({ n: '*' })) as { n: string | number }[])[0].n) === 0,
+      15_000,
+      'every cron instance created before the cutoff SUCCESS',
+    );
+    const instances = ((await knex('rms_workflow').where('created', '<', cutoff).select('id')) as { id: number }[]).map((w) => Number(w.id));
+    expect(instances.length).toBeGreaterThanOrEqual(all.filter((f) => Number(f.fired) < cutoff).length);
+    type Row = { id: number; topic: string; payload: string; state: string; created: number };
+    const outbox = async () => (await knex('ems_outbox').select('id', 'topic', 'payload', 'state', 'created')) as Row[];
+    const finishedOf = (rows: Row[]) => rows.filter((r) => r.topic === 'workflow.finished').map((r) => ({ ...r, workflowid: Number((JSON.parse(r.payload) as { workflowid: number }).workflowid) }));
+    await until(
+      async () => {
+        const rows = await outbox();
+        const delivered = new Set(finishedOf(rows).filter((r) => r.state === 'DELIVERED').map((r) => r.workflowid));
+        return instances.every((id) => delivered.has(id)) && rows.every((r) => Number(r.created) >= cutoff || r.state === 'DELIVERED');
+      },
+      15_000,
+      'every event DELIVERED',
+    );
+    const rows = await outbox();
+    // Every event of the time before the cutoff delivered, one workflow.finished per instance: none lost, none doubled.
+    const before = rows.filter((r) => Number(r.created) < cutoff);
+    expect(before.length).toBeGreaterThan(0);
+    expect(before.filter((r) => r.state !== 'DELIVERED')).toEqual([]);
+    const finished = finishedOf(rows).map((r) => r.workflowid);
+    expect(finished).toEqual(expect.arrayContaining(instances));
+    expect(new Set(finished).size).toBe(finished.length);
+    console.log(`cron takeover in ${takeoverMs} ms; ${all.length} firings, ${all.filter((f) => f.outcome === 'CAUGHT_UP').length} caught up; ${before.length} outbox rows delivered`);
+  });
+});
