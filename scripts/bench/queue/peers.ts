@@ -277,7 +277,17 @@ export async function benchGraphileWorker(o: PeerOptions & { batched: boolean })
     const deadline = Date.now() + RUN_TIMEOUT_MS;
     const tStart = performance.now();
     runner = await gw.run(runOpts);
-    await withTimeout(counter.done, RUN_TIMEOUT_MS, () => `graphile-worker handler saw ${counter.count}/${jobs}`);
+    // a fatal pool error rejects runner.promise: surface it instead of hanging
+    const poolFailed = runner.promise.then(
+      () => Promise.reject(new Error('graphile-worker runner exited before all jobs ran')),
+      (e: unknown) => Promise.reject(e),
+    );
+    poolFailed.catch(() => undefined);
+    await withTimeout(
+      Promise.race([counter.done, poolFailed]),
+      RUN_TIMEOUT_MS,
+      () => `graphile-worker handler saw ${counter.count}/${jobs}`,
+    );
     // completion deletes the row: done when the jobs table is empty
     await waitUntilZero(
       monitor,
