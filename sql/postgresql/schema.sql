@@ -97,5 +97,6 @@ alter table "daas_query" add constraint "daas_query_name_uq" unique ("accountid"
 alter table "rms_job" add column "pool" varchar(32) not null default 'local', add column "backoff_ms" bigint not null default '0', add column "reclaims" integer not null default '0';
 drop index "rms_job_claim_ix";
 create index "rms_job_ready_ix" on "rms_job" ("status", "pool", "priority" desc, "id");
+create index "rms_job_wf_id_ix" on "rms_job" ("workflowid", "id");
 alter table "rms_workflow" add constraint "rms_workflow_run_uq" unique ("name", "runid");
 create table "pfs_pool" ("name" varchar(32) not null, "state" varchar(8) not null, "changed" bigint not null, "changed_by" varchar(64) not null, "reason" varchar(1000), constraint "pfs_pool_pk" primary key ("name"), constraint pfs_pool_state_ck check (state in ('OPEN', 'DRAINED')));

@@ -72,5 +72,6 @@ alter table `rms_job` add column `backoff_ms` bigint not null default '0';
 alter table `rms_job` add column `reclaims` integer not null default '0';
 drop index `rms_job_claim_ix`;
 create index `rms_job_ready_ix` on `rms_job` (`status`, `pool`, `priority` desc, `id`);
+create index `rms_job_wf_id_ix` on `rms_job` (`workflowid`, `id`);
 create unique index `rms_workflow_run_uq` on `rms_workflow` (`name`, `runid`);
 create table `pfs_pool` (`name` varchar(32) not null, `state` varchar(8) not null, `changed` bigint not null, `changed_by` varchar(64) not null, `reason` varchar(1000), constraint `pfs_pool_pk` primary key (`name`), constraint pfs_pool_state_ck check (state in ('OPEN', 'DRAINED')));

@@ -47,8 +47,8 @@ export class Reads {
     return listJobs(this.db.knex, { workflowid, after: o.after ?? 0, limit: clampLimit(o.limit), status: o.status ?? null }) as Promise<Record<string, unknown>[]>;
   }
 
-  failedSince(since: number, o: { before?: number; limit?: number } = {}) {
-    return listFailedSince(this.db.knex, { since, before: o.before ?? null, limit: clampLimit(o.limit) }) as Promise<Record<string, unknown>[]>;
+  failedSince(since: number, o: { beforeEnd?: number; beforeId?: number; limit?: number } = {}) {
+    return listFailedSince(this.db.knex, { since, beforeEnd: o.beforeEnd ?? null, beforeId: o.beforeId ?? 0, limit: clampLimit(o.limit) }) as Promise<Record<string, unknown>[]>;
   }
 
   queue(pool: string, o: { afterPriority?: number; afterId?: number; limit?: number } = {}) {

@@ -73,7 +73,7 @@ export function rmsApi(rms: RmsService): Router {
   api.get('/jobs/failed', async (req, res) => {
     const q = req.query as Record<string, string | undefined>;
     const since = whole(q.since, 'since') ?? Date.parse(new Date().toISOString().slice(0, 10));
-    res.json({ jobs: await rms.reads.failedSince(since, { before: whole(q.before, 'before'), limit: whole(q.limit, 'limit') }) });
+    res.json({ jobs: await rms.reads.failedSince(since, { beforeEnd: whole(q.beforeEnd, 'beforeEnd'), beforeId: whole(q.beforeId, 'beforeId'), limit: whole(q.limit, 'limit') }) });
   });
   api.get('/jobs/:id', async (req, res) => {
     res.json(await rms.reads.job(id(req)));

@@ -146,12 +146,20 @@ export const listJobs = defineQuery(
   },
 );
 
-/** Failed jobs that ended since a time (today's failures), newest first, paged by key. */
-export const listFailedSince = defineQuery('rms.listFailedSince', { since: 1767225600000, before: null as number | null, limit: 50 }, (knex, p) => {
-  const q = knex('rms_job').select(JOB_COLUMNS).where('status', 'FAILED').andWhere('endtime', '>=', p.since).orderBy('endtime', 'desc').orderBy('id', 'desc').limit(p.limit);
-  if (p.before !== null) q.andWhere('id', '<', p.before);
-  return q;
-});
+/** Failed jobs that ended since a time (today's failures), newest first, paged by (endtime, id). */
+export const listFailedSince = defineQuery(
+  'rms.listFailedSince',
+  { since: 1767225600000, beforeEnd: null as number | null, beforeId: 0, limit: 50 },
+  (knex, p) => {
+    const q = knex('rms_job').select(JOB_COLUMNS).where('status', 'FAILED').andWhere('endtime', '>=', p.since).orderBy('endtime', 'desc').orderBy('id', 'desc').limit(p.limit);
+    // Keyset without a row-value comparison, which Oracle lacks.
+    if (p.beforeEnd !== null) {
+      const end = p.beforeEnd;
+      q.andWhere((w) => w.where('endtime', '<', end).orWhere((x) => x.where('endtime', end).andWhere('id', '<', p.beforeId)));
+    }
+    return q;
+  },
+);
 
 /** The queue as PFS sees it: READY jobs of a pool in claim order, paged by (priority, id). */
 export const listQueue = defineQuery(

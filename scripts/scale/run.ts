@@ -1,0 +1,139 @@
+/**
+ * The RMS at the DPCT's scale: fill a PostgreSQL schema with instances and jobs, then time
+ * the console's queries on it. Not part of `npm test`; see docs/scale.md.
+ *
+ *   npx tsx scripts/scale/run.ts fill --workflows 350000 --jobs 40000000 --schema dpc_scale
+ *   npx tsx scripts/scale/run.ts queries --schema dpc_scale [--keep]
+ *   npx tsx scripts/scale/run.ts all --workflows 35000 --jobs 4000000   (fill, then queries)
+ *   npx tsx scripts/scale/run.ts drop --schema dpc_scale
+ *
+ * fill     [--workflows 350000] [--jobs 40000000] [--chunk 1000000] [--parallel 2] [--years 3]
+ *          [--reset] [--force]   (--reset drops a filled schema first; --force skips the disk check)
+ * queries  [--runs 5] [--budget-ms 100] [--plan-lines 8] [--json FILE] [--keep]
+ *          The schema is dropped after the queries unless --keep. Exits 1 when a console
+ *          query (not an "extra") takes more than --budget-ms warm.
+ * Database: [--schema dpc_scale] [--host 127.0.0.1] [--port 5432] [--user postgres] [--database test]
+ *          (defaults from DPC_TEST_PG_HOST, DPC_TEST_PG_PORT, DPC_TEST_PG_USER, DPC_TEST_PG_DATABASE).
+ */
+import { statfsSync, writeFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+import { parseArgs } from 'node:util';
+import type { Db } from '../../core/db.js';
+import { checkSchema, grouped, log, openScaleDb } from './common.js';
+import { fill } from './fill.js';
+import { queries } from './queries.js';
+
+const { values, positionals } = parseArgs({
+  allowPositionals: true,
+  options: {
+    workflows: { type: 'string', default: '350000' },
+    jobs: { type: 'string', default: '40000000' },
+    chunk: { type: 'string', default: '1000000' },
+    parallel: { type: 'string', default: '2' },
+    years: { type: 'string', default: '3' },
+    reset: { type: 'boolean', default: false },
+    force: { type: 'boolean', default: false },
+    runs: { type: 'string', default: '5' },
+    'budget-ms': { type: 'string', default: '100' },
+    'plan-lines': { type: 'string', default: '8' },
+    json: { type: 'string' },
+    keep: { type: 'boolean', default: false },
+    schema: { type: 'string', default: 'dpc_scale' },
+    host: { type: 'string', default: process.env.DPC_TEST_PG_HOST ?? '127.0.0.1' },
+    port: { type: 'string', default: process.env.DPC_TEST_PG_PORT ?? '5432' },
+    user: { type: 'string', default: process.env.DPC_TEST_PG_USER ?? 'postgres' },
+    database: { type: 'string', default: process.env.DPC_TEST_PG_DATABASE ?? 'test' },
+  },
+});
+
+function positive(name: string, raw: string | undefined): number {
+  const n = Number(raw);
+  if (!Number.isSafeInteger(n) || n < 1) throw new Error(`--${name} must be a positive integer (got ${raw})`);
+  return n;
+}
+
+const command = positionals[0];
+if (!command || !['fill', 'queries', 'all', 'drop'].includes(command) || positionals.length > 1) {
+  process.stderr.write('usage: npx tsx scripts/scale/run.ts fill|queries|all|drop [options]  (see the head of this file)\n');
+  process.exit(2);
+}
+const schema = checkSchema(values.schema);
+const workflows = positive('workflows', values.workflows);
+const jobs = positive('jobs', values.jobs);
+if (jobs < 3 * workflows) throw new Error(`--jobs must be at least 3 per instance (${3 * workflows} for ${workflows} instances)`);
+const parallel = positive('parallel', values.parallel);
+const target = {
+  host: values.host,
+  port: positive('port', values.port),
+  user: values.user,
+  database: values.database,
+  schema,
+  poolMax: parallel + 2,
+};
+
+/** Bytes a job takes in PostgreSQL with its indexes and its share of instances, steps and counts (18.2 GB for 40 M jobs). */
+const BYTES_PER_JOB = 460;
+
+async function checkDisk(db: Db, jobs: number): Promise<void> {
+  let dir: string;
+  try {
+    dir = ((await db.knex.raw('show data_directory')) as { rows: { data_directory: string }[] }).rows[0].data_directory;
+  } catch {
+    log('disk: cannot read data_directory (not a superuser): not checked');
+    return;
+  }
+  let free: number;
+  try {
+    const s = statfsSync(dir);
+    free = s.bavail * s.bsize;
+  } catch {
+    log(`disk: ${dir} is not on this machine: not checked`);
+    return;
+  }
+  // The heap, its indexes, and the WAL written meanwhile (max_wal_size, recycled).
+  const need = jobs * BYTES_PER_JOB * 1.3 + 2 * 2 ** 30;
+  log(`disk: ${(free / 2 ** 30).toFixed(1)} GiB free under ${dir}, the fill needs about ${(need / 2 ** 30).toFixed(1)} GiB`);
+  if (free < need && !values.force) throw new Error(`not enough free disk for ${grouped(jobs)} jobs: run a smaller scale (--jobs, --workflows) or pass --force`);
+}
+
+const db = await openScaleDb(target);
+try {
+  log(`PostgreSQL ${target.user}@${target.host}:${target.port}/${target.database}, schema ${schema}; client ${cpus().length} cores, ${(totalmem() / 2 ** 30).toFixed(0)} GiB`);
+  if (command === 'drop') {
+    await db.knex.raw('drop schema if exists ?? cascade', [schema]);
+    log(`dropped schema ${schema}`);
+  }
+  if (command === 'fill' || command === 'all') {
+    await checkDisk(db, jobs);
+    await fill(db, {
+      workflows,
+      jobs,
+      chunk: positive('chunk', values.chunk),
+      parallel,
+      years: positive('years', values.years),
+      schema,
+      reset: values.reset,
+    });
+  }
+  if (command === 'queries' || command === 'all') {
+    const results = await queries(db, {
+      runs: positive('runs', values.runs),
+      budgetMs: positive('budget-ms', values['budget-ms']),
+      planLines: positive('plan-lines', values['plan-lines']),
+    });
+    if (values.json) writeFileSync(values.json, JSON.stringify({ at: new Date().toISOString(), schema, results }, null, 2));
+    // A console query over budget fails the run (the extras are there to be seen, not to pass).
+    if (results.some((r) => r.slow && !r.extra)) process.exitCode = 1;
+    if (values.keep) log(`kept schema ${schema} (drop it with: npx tsx scripts/scale/run.ts drop --schema ${schema})`);
+    else {
+      await db.knex.raw('drop schema if exists ?? cascade', [schema]);
+      log(`dropped schema ${schema} (pass --keep to keep it)`);
+    }
+  }
+} catch (err) {
+  // Said before the pool closes: a connection still held would keep destroy() waiting.
+  process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.exitCode = 1;
+} finally {
+  await db.knex.destroy();
+}
