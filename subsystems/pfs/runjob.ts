@@ -1,7 +1,7 @@
-import { accessSync, constants, existsSync, statSync } from 'node:fs';
+import { accessSync, constants, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { projectRootOf } from '../../core/files.js';
 
 /*
  * The resource-usage helper dpc-runjob (native/runjob/runjob.c, built by node-gyp at
@@ -9,20 +9,8 @@ import { fileURLToPath } from 'node:url';
  * program as `dpc-runjob <usage-file> <program> [args...]` and reads the usage file after.
  */
 
-/** The project root, found from this file whether it runs from source or from dist/
- *  (subsystems may not import server/paths.ts, so this is a local copy of its walk). */
-function findRoot(from: string): string {
-  let dir = from;
-  while (!existsSync(join(dir, 'package.json'))) {
-    const up = dirname(dir);
-    if (up === dir) throw new Error(`no package.json above ${from}`);
-    dir = up;
-  }
-  return dir;
-}
-
 /** Absolute path of the helper executable. */
-export const runjobPath: string = join(findRoot(dirname(fileURLToPath(import.meta.url))), 'build', 'Release', 'dpc-runjob');
+export const runjobPath: string = join(projectRootOf(import.meta.url), 'build', 'Release', 'dpc-runjob');
 
 /** What the helper records about one program run. */
 export interface ProgramUsage {
