@@ -69,3 +69,9 @@ export function isOutage(err: unknown): boolean {
   // the TCP connection but never answers (frozen, or a half-dead network).
   return /Connection terminated|terminating connection|server closed the connection|Client has encountered a connection error|^timeout expired$/i.test(e.message);
 }
+
+/** True when an insert lost to a row with the same key: another process (or a redelivery) was first. */
+export function isUniqueViolation(err: unknown): boolean {
+  const e = err as { code?: string; errorNum?: number };
+  return e?.code === '23505' || e?.code === 'SQLITE_CONSTRAINT_UNIQUE' || e?.code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || e?.errorNum === 1;
+}

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { isUniqueViolation } from '../../core/db.js';
 import { messageOf } from '../../core/errors.js';
 import type { Context, Subsystem } from '../../core/subsystem.js';
 import type { DssService } from '../dss/index.js';
@@ -241,9 +242,4 @@ function dayRange(from: string, to: string): string[] {
   const n = (end - start) / 86_400_000 + 1;
   if (n > MAX_BACKFILL_DAYS) throw rmsErrors.badParams(`backfill of ${n} days; at most ${MAX_BACKFILL_DAYS} at once`);
   return Array.from({ length: n }, (_, i) => new Date(start + i * 86_400_000).toISOString().slice(0, 10));
-}
-
-function isUniqueViolation(err: unknown): boolean {
-  const e = err as { code?: string; errorNum?: number };
-  return e?.code === '23505' || e?.code === 'SQLITE_CONSTRAINT_UNIQUE' || e?.code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || e?.errorNum === 1;
 }

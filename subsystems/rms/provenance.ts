@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Knex } from 'knex';
 import type { Clock } from '../../core/clock.js';
-import type { Db } from '../../core/db.js';
+import { isUniqueViolation, type Db } from '../../core/db.js';
 import { insertedId } from '../../core/query.js';
 import { insertConfig, insertSolution, insertSolutionMeta, selectConfigByHash } from './sql/solutions.js';
 
@@ -29,6 +29,7 @@ export async function recordConfig(db: Db, config: unknown, version: string, clo
   try {
     return insertedId(await insertConfig(db.knex, { hash, sw_version: version, content, created: clock.now() }));
   } catch (err) {
+    if (!isUniqueViolation(err)) throw err;
     // Another process sharing the database recorded the same configuration first.
     const [again] = (await selectConfigByHash(db.knex, { hash })) as { id: number }[];
     if (again) return Number(again.id);

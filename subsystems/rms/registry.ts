@@ -1,5 +1,5 @@
 import type { Clock } from '../../core/clock.js';
-import type { Db } from '../../core/db.js';
+import { isUniqueViolation, type Db } from '../../core/db.js';
 import { insertedId } from '../../core/query.js';
 import { checkDefinition, type CheckedDefinition, type WorkflowDefinition } from './definition.js';
 import { rmsErrors } from './errors.js';
@@ -48,7 +48,7 @@ export class Registry {
         return { defid: id, version };
       } catch (err) {
         // Another process registered a version at the same moment: read again.
-        if (attempt >= 3) throw err;
+        if (!isUniqueViolation(err) || attempt >= 3) throw err;
       }
     }
   }

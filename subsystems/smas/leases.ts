@@ -1,7 +1,7 @@
 import type { Logger } from 'winston';
 import type { Clock } from '../../core/clock.js';
 import type { Db } from '../../core/db.js';
-import { isOutage } from '../../core/db.js';
+import { isOutage, isUniqueViolation } from '../../core/db.js';
 import { messageOf } from '../../core/errors.js';
 import { insertLease, releaseLease, renewLease, takeLease } from './sql/lease.js';
 
@@ -103,8 +103,8 @@ export class Leases {
       await insertLease(this.db.knex, p);
       return true;
     } catch (err) {
-      if (isOutage(err)) throw err;
-      return false; // the row exists: another process holds the lease
+      if (isUniqueViolation(err)) return false; // another process holds the lease
+      throw err;
     }
   }
 }
