@@ -10,7 +10,3 @@ export const insertLogFiles = defineQuery(
   (knex, p) => knex('pfs_log_file').insert(p.rows),
 );
 
-/** The log files of a job, for the Logs page. */
-export const logFilesOfJob = defineQuery('pfs.logFilesOfJob', { jobid: 2 }, (knex, p) =>
-  knex('pfs_log_file').select('*').where('jobid', p.jobid).orderBy('id'),
-);

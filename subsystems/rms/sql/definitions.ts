@@ -14,6 +14,3 @@ export const insertDefinition = defineQuery(
   (knex, p) => knex('rms_workflow_def').insert(p).returning('id'),
 );
 
-export const listDefinitions = defineQuery('rms.listDefinitions', {}, (knex) =>
-  knex('rms_workflow_def').select('id', 'name', 'version', 'hash', 'created').orderBy([{ column: 'name' }, { column: 'version', order: 'desc' }]),
-);

@@ -111,11 +111,6 @@ export const selectDueRetries = defineQuery('rms.selectDueRetries', { now: 17672
     .limit(p.limit),
 );
 
-/** Jobs of one step in one state (to promote, pause or resume a step's jobs together). */
-export const selectStepJobs = defineQuery('rms.selectStepJobs', { stepid: 1, status: 'WAITING', limit: 1000 }, (knex, p) =>
-  knex('rms_job').select('id', 'workflowid', 'stepid', 'status').where({ stepid: p.stepid, status: p.status }).orderBy('id').limit(p.limit),
-);
-
 /** Jobs of an instance in the given states (resume failed, cancel, pause), paged by key. */
 export const selectWorkflowJobs = defineQuery(
   'rms.selectWorkflowJobs',
@@ -175,18 +170,6 @@ export const listQueue = defineQuery(
     return q;
   },
 );
-
-/** Finished jobs older than a time, oldest first: what retention archives and purges. */
-export const selectExpiredJobs = defineQuery('rms.selectExpiredJobs', { before: 1767225600000, limit: 500 }, (knex, p) =>
-  knex('rms_job')
-    .select(JOB_COLUMNS)
-    .whereIn('status', ['SUCCESS', 'FAILED', 'CANCELLED'])
-    .andWhere('endtime', '<', p.before)
-    .orderBy('endtime')
-    .limit(p.limit),
-);
-
-export const deleteJobs = defineQuery('rms.deleteJobs', { ids: [1, 2] }, (knex, p) => knex('rms_job').delete().whereIn('id', p.ids));
 
 /** All jobs of a step from one state to another, as a step starts, pauses or resumes. */
 export const moveStepJobs = defineQuery(

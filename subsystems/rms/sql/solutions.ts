@@ -45,6 +45,3 @@ export const lastCronFire = defineQuery('rms.lastCronFire', { cron_name: 'daily#
   knex('rms_cron_fire').max({ scheduled: 'scheduled' }).where('cron_name', p.cron_name),
 );
 
-export const listCronFires = defineQuery('rms.listCronFires', { cron_name: 'daily#1', limit: 20 }, (knex, p) =>
-  knex('rms_cron_fire').select('*').where('cron_name', p.cron_name).orderBy('scheduled', 'desc').limit(p.limit),
-);

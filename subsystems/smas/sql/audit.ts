@@ -14,10 +14,3 @@ export const insertAudit = defineQuery(
   (knex, p) => knex('smas_audit').insert(p),
 );
 
-/** Newest first, paged by key. */
-export const listAudit = defineQuery('smas.listAudit', { before: null as number | null, limit: 50, target: null as string | null }, (knex, p) => {
-  const q = knex('smas_audit').select('*').orderBy('id', 'desc').limit(p.limit);
-  if (p.before !== null) q.where('id', '<', p.before);
-  if (p.target !== null) q.where('target', p.target);
-  return q;
-});

@@ -25,6 +25,3 @@ export const releaseLease = defineQuery('smas.releaseLease', { name: 'rms.cron',
   knex('smas_lease').update({ holder: null, expires: 0 }).where({ name: p.name, holder: p.holder }),
 );
 
-export const listLeases = defineQuery('smas.listLeases', {}, (knex) =>
-  knex('smas_lease').select('name', 'holder', 'expires', 'acquired').orderBy('name'),
-);
