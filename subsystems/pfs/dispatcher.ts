@@ -20,6 +20,8 @@ export class Dispatcher {
   private loop: Promise<void> | undefined;
   private wake: (() => void) | undefined;
   private readonly inFlight = new Map<number, Promise<void>>();
+  /** Claimed jobs that wait for the CPUs or memory they declared: they start in claim order. */
+  private waiting: ClaimedJob[] = [];
   private started: ClaimedJob[] = [];
   private outcomes: Outcome[] = [];
   private logs: (NonNullable<Ran['log']> & { job: ClaimedJob })[] = [];
@@ -60,6 +62,8 @@ export class Dispatcher {
     this.running = false;
     this.poke();
     await this.loop;
+    for (const job of this.waiting) this.outcomes.push({ job, status: 'HANDED_BACK', reason: 'handed back: the DPC process is stopping' });
+    this.waiting = [];
     const all = Promise.all(this.inFlight.values());
     const late = await Promise.race([all.then(() => false), new Promise<boolean>((r) => setTimeout(() => r(true), graceMs).unref())]);
     if (late) {
@@ -72,10 +76,11 @@ export class Dispatcher {
 
   private async run(): Promise<void> {
     while (this.running) {
+      while (this.waiting.length > 0 && this.executor.fits(this.waiting[0])) this.dispatch(this.waiting.shift()!);
       let claimed: ClaimedJob[] = [];
       const room = this.executor.free();
       // Claims in batches: with jobs in flight, wait until half the places are free.
-      const worth = room > 0 && (this.inFlight.size === 0 || room >= this.executor.capacity / 2);
+      const worth = room > 0 && this.waiting.length === 0 && (this.inFlight.size === 0 || room >= this.executor.capacity / 2);
       if (worth && !this.drained) {
         try {
           claimed = await this.rms.queue.claim(this.pool, Math.min(room, this.config.pfs.claimBatch));
@@ -84,7 +89,10 @@ export class Dispatcher {
           this.onError('claiming jobs failed', err);
         }
       }
-      for (const job of claimed) this.dispatch(job);
+      for (const job of claimed) {
+        if (this.waiting.length === 0 && this.executor.fits(job)) this.dispatch(job);
+        else this.waiting.push(job);
+      }
       if (claimed.length === 0 || this.executor.free() < this.executor.capacity / 2) {
         await new Promise<void>((r) => {
           const t = setTimeout(r, this.config.pfs.pollMs);
@@ -180,9 +188,11 @@ export class Dispatcher {
   private async beat(): Promise<void> {
     try {
       await this.rms.queue.heartbeat();
-      const ids = this.executor.runningIds();
+      const ids = [...this.executor.runningIds(), ...this.waiting.map((j) => j.id)];
       if (ids.length === 0) return;
-      for (const id of await this.rms.queue.lost(ids)) this.executor.stop(id, 'cancelled, or handed to another process', false);
+      const lost = await this.rms.queue.lost(ids);
+      this.waiting = this.waiting.filter((j) => !lost.has(j.id));
+      for (const id of lost) this.executor.stop(id, 'cancelled, or handed to another process', false);
     } catch (err) {
       this.onError('renewing job leases failed', err);
     }

@@ -81,7 +81,7 @@ export class LocalExecutor {
     this.watchdog.unref();
   }
 
-  /** Jobs this executor can take now: the free places in its threads, capped by the CPU budget for programs. */
+  /** Places free in its threads; whether a job's declared CPUs and memory fit is `fits`. */
   free(): number {
     return this.freeSlots.length;
   }
