@@ -52,18 +52,12 @@ export function rmsApi(rms: RmsService): Router {
     const q = req.query as Record<string, string | undefined>;
     res.json({ jobs: await rms.reads.jobs(id(req), { after: whole(q.after, 'after'), limit: whole(q.limit, 'limit'), status: q.status || undefined }) });
   });
-  api.post('/workflows/:id/pause', async (req, res) => {
-    await rms.actions.pause(id(req), actor(req, res));
-    res.json(await rms.reads.workflow(id(req)));
-  });
-  api.post('/workflows/:id/resume', async (req, res) => {
-    await rms.actions.resume(id(req), actor(req, res));
-    res.json(await rms.reads.workflow(id(req)));
-  });
-  api.post('/workflows/:id/cancel', async (req, res) => {
-    await rms.actions.cancel(id(req), actor(req, res));
-    res.json(await rms.reads.workflow(id(req)));
-  });
+  for (const action of ['pause', 'resume', 'cancel'] as const) {
+    api.post(`/workflows/:id/${action}`, async (req, res) => {
+      await rms.actions[action](id(req), actor(req, res));
+      res.json(await rms.reads.workflow(id(req)));
+    });
+  }
   api.post('/workflows/:id/resume-failed', async (req, res) => {
     res.json({ resumed: await rms.actions.resumeFailed(id(req), actor(req, res)) });
   });
@@ -78,14 +72,12 @@ export function rmsApi(rms: RmsService): Router {
   api.get('/jobs/:id', async (req, res) => {
     res.json(await rms.reads.job(id(req)));
   });
-  api.post('/jobs/:id/retry', async (req, res) => {
-    await rms.actions.retryJob(id(req), actor(req, res));
-    res.json(await rms.reads.job(id(req)));
-  });
-  api.post('/jobs/:id/cancel', async (req, res) => {
-    await rms.actions.cancelJob(id(req), actor(req, res));
-    res.json(await rms.reads.job(id(req)));
-  });
+  for (const [action, method] of [['retry', 'retryJob'], ['cancel', 'cancelJob']] as const) {
+    api.post(`/jobs/:id/${action}`, async (req, res) => {
+      await rms.actions[method](id(req), actor(req, res));
+      res.json(await rms.reads.job(id(req)));
+    });
+  }
   api.post('/jobs/:id/priority', async (req, res) => {
     const priority = whole(body(req).priority, 'priority');
     if (priority === undefined) throw coreErrors.badRequest('priority is missing');
