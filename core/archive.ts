@@ -145,11 +145,10 @@ export interface PurgeSpec<R extends { id: unknown }> {
   select(knex: Knex, limit: number): Promise<R[]>;
   /** After the rows are archived and before they are deleted (PFS moves the log files). */
   beforeDelete?(rows: R[], files: MonthFile[]): Promise<void>;
-  /**
-   * Deletes the rows, re-checking that each may still go, in the given short transaction;
-   * returns the ids it deleted.
-   */
-  remove(trx: Knex.Transaction, rows: R[]): Promise<number[]>;
+  /** Deletes the rows of these ids that may still go (re-checked), in the given short transaction; returns how many. */
+  remove(trx: Knex.Transaction, ids: number[]): Promise<number>;
+  /** Of these ids, the rows still there: asked only when `remove` deleted fewer than all. */
+  remaining(trx: Knex.Transaction, ids: number[]): Promise<{ id: unknown }[]>;
 }
 
 /**
@@ -169,7 +168,14 @@ export async function purgeInBatches<R extends { id: unknown }>(spec: PurgeSpec<
     if (rows.length === 0) break;
     let written = await archiveByMonth(dir, table, rows, timeColumn, columns);
     await spec.beforeDelete?.(rows, written);
-    const deleted = new Set(await db.knex.transaction((trx) => spec.remove(trx, rows)));
+    const ids = rows.map((r) => Number(r.id));
+    const deleted = new Set(
+      await db.knex.transaction(async (trx) => {
+        if ((await spec.remove(trx, ids)) === ids.length) return ids;
+        const left = new Set((await spec.remaining(trx, ids)).map((r) => Number(r.id)));
+        return ids.filter((id) => !left.has(id));
+      }),
+    );
     if (deleted.size < rows.length) {
       const kept = rows.filter((r) => !deleted.has(Number(r.id)));
       log.warn(`retention: ${rows.length - deleted.size} row(s) of ${table} changed while being purged and stay`, {

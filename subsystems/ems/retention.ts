@@ -39,12 +39,7 @@ export async function purgeDeliveredEvents(options: PurgeEventsOptions): Promise
     signal: options.signal,
     log: options.log,
     select: (knex, limit) => selectPurgeableEvents(knex, { before, limit }),
-    async remove(trx, rows) {
-      const ids = rows.map((r) => Number(r.id));
-      const deleted = Number(await deletePurgeableEvents(trx, { ids, before }));
-      if (deleted === ids.length) return ids;
-      const left = new Set((await selectExistingEventIds(trx, { ids })).map((r: { id: unknown }) => Number(r.id)));
-      return ids.filter((id) => !left.has(id));
-    },
+    remove: async (trx, ids) => Number(await deletePurgeableEvents(trx, { ids, before })),
+    remaining: (trx, ids) => selectExistingEventIds(trx, { ids }) as Promise<{ id: unknown }[]>,
   });
 }

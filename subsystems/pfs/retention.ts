@@ -57,13 +57,8 @@ export async function purgeJobLogs(options: PurgeLogsOptions): Promise<{ archive
     async beforeDelete(rows) {
       for (const row of rows) moved += await moveLogFiles(row, logDir, join(options.dir, 'pfs_log', monthOf(Number(row.updated))), log);
     },
-    async remove(trx, rows) {
-      const ids = rows.map((r) => Number(r.id));
-      const deleted = Number(await deleteLogFiles(trx, { ids }));
-      if (deleted === ids.length) return ids;
-      const left = new Set((await selectExistingLogFileIds(trx, { ids })).map((r: { id: unknown }) => Number(r.id)));
-      return ids.filter((id) => !left.has(id));
-    },
+    remove: async (trx, ids) => Number(await deleteLogFiles(trx, { ids })),
+    remaining: (trx, ids) => selectExistingLogFileIds(trx, { ids }) as Promise<{ id: unknown }[]>,
   });
   if (moved > 0) log.info(`retention: moved ${moved} job log file(s) to the archive`, { moved });
   return { ...result, moved };

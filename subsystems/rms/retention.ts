@@ -48,13 +48,8 @@ export async function purgeFinishedJobs(options: PurgeJobsOptions): Promise<{ ar
     signal: options.signal,
     log,
     select: (knex, limit) => selectPurgeableJobs(knex, { before, limit }),
-    async remove(trx, rows) {
-      const ids = rows.map((r) => Number(r.id));
-      const deleted = Number(await deletePurgeableJobs(trx, { ids, before }));
-      if (deleted === ids.length) return ids;
-      const left = new Set((await selectExistingJobIds(trx, { ids })).map((r: { id: unknown }) => Number(r.id)));
-      return ids.filter((id) => !left.has(id));
-    },
+    remove: async (trx, ids) => Number(await deletePurgeableJobs(trx, { ids, before })),
+    remaining: (trx, ids) => selectExistingJobIds(trx, { ids }) as Promise<{ id: unknown }[]>,
   });
   log.debug(`retention: rms_job done in ${clock.now() - began} ms`, { archived: result.archived, before });
   return result;

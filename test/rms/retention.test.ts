@@ -185,13 +185,12 @@ describe('retention', () => {
     const { archived, files } = await purgeInBatches<Record<string, unknown> & { id: unknown }>({
       db: t.db, dir: archive, table: 'rms_job', timeColumn: 'endtime', columns: JOB_ARCHIVE_COLUMNS, batchSize: 10, log,
       select: (k, limit) => selectPurgeableJobs(k, { before: CUTOFF, limit }),
-      async remove(trx, rows) {
+      async remove(trx, jobIds) {
         // An operator resumes job c between the select and the delete.
         await trx('rms_job').update({ status: 'READY' }).where('id', c);
-        await deletePurgeableJobs(trx, { ids: rows.map((r) => Number(r.id)), before: CUTOFF });
-        const remaining = (await trx('rms_job').select('id')).map((r: { id: unknown }) => Number(r.id));
-        return rows.map((r) => Number(r.id)).filter((id) => !remaining.includes(id));
+        return Number(await deletePurgeableJobs(trx, { ids: jobIds, before: CUTOFF }));
       },
+      remaining: (trx) => trx('rms_job').select('id'),
     });
 
     expect(archived).toBe(2);
