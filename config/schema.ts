@@ -97,8 +97,10 @@ export const configSchema = z
           .object({
             /** Worker threads for TypeScript tasks; 0: cores − 1, at least 1. */
             threads: z.number().int().min(0).max(256),
-            /** Jobs queued ahead in each worker thread, so a thread never waits for the next. */
+            /** Batches of jobs queued ahead in each worker thread, so a thread never waits for the next. */
             pipeline: z.number().int().min(1).max(256),
+            /** Short jobs go to a thread together, about this many ms of work in one message. */
+            batchMs: z.number().int().min(1).max(10000),
             /** Cores external programs may use together; 0: all of this machine's. */
             cpus: z.number().int().min(0),
             /** Memory the jobs declared may use together, MiB; 0: 80 % of this machine's. */

@@ -3,6 +3,7 @@ import { offlineKnex, type Dialect, type Db } from '../core/db.js';
 import { Ddl } from './ddl.js';
 import * as schema0001 from './migrations/0001_schema.js';
 import * as runManagement0002 from './migrations/0002_run_management.js';
+import * as jobIndexes0003 from './migrations/0003_job_indexes.js';
 
 interface Migration {
   name: string;
@@ -10,7 +11,7 @@ interface Migration {
 }
 
 /** Every migration, in order. A new one is appended here; a landed one is never edited. */
-const migrations: Migration[] = [schema0001, runManagement0002];
+const migrations: Migration[] = [schema0001, runManagement0002, jobIndexes0003];
 
 export const MIGRATION_TABLE = 'dpc_migration';
 

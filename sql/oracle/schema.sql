@@ -128,3 +128,12 @@ create index "RMS_JOB_WF_ID_IX" on "RMS_JOB" ("WORKFLOWID", "ID");
 alter table "RMS_WORKFLOW" add constraint "RMS_WORKFLOW_RUN_UQ" unique ("NAME", "RUNID");
 create table "PFS_POOL" ("NAME" varchar2(32 char) not null, "STATE" varchar2(8 char) not null, "CHANGED" NUMBER(19) not null, "CHANGED_BY" varchar2(64 char) not null, "REASON" varchar2(1000 char), constraint pfs_pool_state_ck check (state in ('OPEN', 'DRAINED')));
 alter table "PFS_POOL" add constraint "PFS_POOL_PK" primary key ("NAME");
+
+-- migration 0003_job_indexes
+drop index "RMS_JOB_READY_IX";
+drop index "RMS_JOB_WF_IX";
+drop index "RMS_JOB_STEP_IX";
+drop index "RMS_JOB_END_IX";
+drop index "RMS_JOB_LEASE_IX";
+create index "RMS_JOB_ACTIVE_IX" on "RMS_JOB" ("STATUS", "POOL", "PRIORITY" desc, "ID");
+create index "RMS_JOB_ENDED_IX" on "RMS_JOB" ("ENDTIME", "ID");

@@ -100,3 +100,12 @@ create index "rms_job_ready_ix" on "rms_job" ("status", "pool", "priority" desc,
 create index "rms_job_wf_id_ix" on "rms_job" ("workflowid", "id");
 alter table "rms_workflow" add constraint "rms_workflow_run_uq" unique ("name", "runid");
 create table "pfs_pool" ("name" varchar(32) not null, "state" varchar(8) not null, "changed" bigint not null, "changed_by" varchar(64) not null, "reason" varchar(1000), constraint "pfs_pool_pk" primary key ("name"), constraint pfs_pool_state_ck check (state in ('OPEN', 'DRAINED')));
+
+-- migration 0003_job_indexes
+drop index "rms_job_ready_ix";
+drop index "rms_job_wf_ix";
+drop index "rms_job_step_ix";
+drop index "rms_job_end_ix";
+drop index "rms_job_lease_ix";
+create index "rms_job_active_ix" on "rms_job" ("status", "pool", "priority" desc, "id") where "status" in ('WAITING', 'READY', 'CLAIMED', 'RUNNING', 'RETRY_WAIT');
+create index "rms_job_ended_ix" on "rms_job" ("endtime", "id") where "endtime" is not null;

@@ -1,7 +1,7 @@
+import type { Knex } from 'knex';
 import type { Logger } from 'winston';
 import type { Config } from '../../config/schema.js';
 import type { Clock } from '../../core/clock.js';
-import type { Db } from '../../core/db.js';
 import { isOutage } from '../../core/db.js';
 import { messageOf } from '../../core/errors.js';
 import type { ClaimedJob, Outcome, RmsService } from '../rms/index.js';
@@ -11,9 +11,11 @@ import type { JobSpec } from './tasks.js';
 
 /**
  * The coordinator of this process's local executor: claims READY jobs of the `local` pool
- * as places free up, runs them, and writes what happened in batches (a start and the end of
- * a short job often go in the same transaction). It renews the leases of the jobs it holds
- * and stops those that were cancelled or handed to another process meanwhile.
+ * as places free up, runs them, and writes what happened in batches. Each turn is one
+ * transaction: the starts and outcomes gathered since the last, and the next claim (a
+ * short job's claim, start and end are three changes but two writes). It renews the leases
+ * of the jobs it holds and stops those that were cancelled or handed to another process
+ * meanwhile.
  */
 export class Dispatcher {
   private running = false;
@@ -22,11 +24,12 @@ export class Dispatcher {
   private readonly inFlight = new Map<number, Promise<void>>();
   /** Claimed jobs that wait for the CPUs or memory they declared: they start in claim order. */
   private waiting: ClaimedJob[] = [];
-  private started: ClaimedJob[] = [];
+  /** Dispatched jobs not yet recorded as RUNNING: they are, once their executor starts them. */
+  private dispatched: ClaimedJob[] = [];
   private outcomes: Outcome[] = [];
   private logs: (NonNullable<Ran['log']> & { job: ClaimedJob })[] = [];
-  private flushing: Promise<void> | undefined;
-  private flushTimer: NodeJS.Timeout | undefined;
+  /** Since when changes wait to be written (they are within flushMs); undefined: none. */
+  private pendingSince: number | undefined;
   private heartbeat: NodeJS.Timeout | undefined;
   private outageLogged = false;
   drained = false;
@@ -34,7 +37,6 @@ export class Dispatcher {
   constructor(
     private readonly rms: RmsService,
     private readonly executor: LocalExecutor,
-    private readonly db: Db,
     private readonly config: Config,
     private readonly clock: Clock,
     private readonly log: Logger,
@@ -71,39 +73,38 @@ export class Dispatcher {
       await all;
     }
     clearInterval(this.heartbeat);
-    await this.flush();
+    await this.sync(0);
   }
 
   private async run(): Promise<void> {
     while (this.running) {
       while (this.waiting.length > 0 && this.executor.fits(this.waiting[0])) this.dispatch(this.waiting.shift()!);
-      let claimed: ClaimedJob[] = [];
       const room = this.executor.free();
       // Claims in batches: with jobs in flight, wait until half the places are free.
-      const worth = room > 0 && this.waiting.length === 0 && (this.inFlight.size === 0 || room >= this.executor.capacity / 2);
-      if (worth && !this.drained) {
-        try {
-          claimed = await this.rms.queue.claim(this.pool, Math.min(room, this.config.pfs.claimBatch));
-          this.outageLogged = false;
-        } catch (err) {
-          this.onError('claiming jobs failed', err);
-        }
-      }
-      for (const job of claimed) {
-        if (this.waiting.length === 0 && this.executor.fits(job)) this.dispatch(job);
-        else this.waiting.push(job);
-      }
-      if (claimed.length === 0 || this.executor.free() < this.executor.capacity / 2) {
-        await new Promise<void>((r) => {
-          const t = setTimeout(r, this.config.pfs.pollMs);
-          this.wake = () => {
-            clearTimeout(t);
-            r();
-          };
-        });
-        this.wake = undefined;
-      }
+      const claim = !this.drained && room > 0 && this.waiting.length === 0 && (this.inFlight.size === 0 || room >= this.executor.capacity() / 2);
+      let claimed = 0;
+      if (claim || this.dueIn() === 0) claimed = await this.sync(claim ? Math.min(room, this.config.pfs.claimBatch) : 0);
+      if (claimed === 0 || this.executor.free() < this.executor.capacity() / 2) await this.sleep();
     }
+  }
+
+  /** Until a job ends, work is poked, changes are due, or the poll interval passes. */
+  private async sleep(): Promise<void> {
+    const due = this.dueIn();
+    await new Promise<void>((r) => {
+      const t = setTimeout(r, due === undefined ? this.config.pfs.pollMs : Math.min(due, this.config.pfs.pollMs));
+      this.wake = () => {
+        clearTimeout(t);
+        r();
+      };
+    });
+    this.wake = undefined;
+  }
+
+  /** Milliseconds until the changes gathered are due to be written; undefined: none. */
+  private dueIn(): number | undefined {
+    if (this.pendingSince === undefined) return undefined;
+    return Math.max(this.pendingSince + this.config.pfs.flushMs - Date.now(), 0);
   }
 
   private dispatch(job: ClaimedJob): void {
@@ -118,70 +119,77 @@ export class Dispatcher {
       solutionid: job.solutionid,
       outputDir: this.executor.outputDir(job),
     };
-    this.started.push(job);
+    this.dispatched.push(job);
+    this.pendingSince ??= Date.now();
     const done = this.executor.run(job, spec).then((ran) => {
       this.outcomes.push(ran.outcome);
       if (ran.log) this.logs.push({ ...ran.log, job });
       this.inFlight.delete(job.id);
-      this.scheduleFlush();
+      this.pendingSince ??= Date.now();
       this.poke();
     });
     this.inFlight.set(job.id, done);
-    this.scheduleFlush();
   }
 
-  private scheduleFlush(): void {
-    if (this.flushTimer || this.flushing) return;
-    this.flushTimer = setTimeout(() => {
-      this.flushTimer = undefined;
-      void this.flush();
-    }, this.config.pfs.flushMs);
-  }
-
-  /** Writes the starts and outcomes gathered so far; kept for the next try if the database fails. */
-  async flush(): Promise<void> {
-    while (this.flushing) await this.flushing;
-    if (this.started.length === 0 && this.outcomes.length === 0) return;
-    const started = this.started;
+  /**
+   * Writes the starts and outcomes gathered so far and claims up to `limit` jobs, in one
+   * transaction; what could not be written is kept for the next turn. Returns how many
+   * jobs it claimed (and dispatched or set waiting).
+   */
+  private async sync(limit: number): Promise<number> {
     const outcomes = this.outcomes;
     const logs = this.logs;
-    this.started = [];
+    const ended = new Set(outcomes.map((o) => o.job.id));
+    const started: ClaimedJob[] = [];
+    const notYet: ClaimedJob[] = [];
+    for (const job of this.dispatched) if (!ended.has(job.id)) (this.executor.hasStarted(job.id) ? started : notYet).push(job);
+    this.dispatched = notYet;
     this.outcomes = [];
     this.logs = [];
-    this.flushing = (async () => {
-      try {
-        if (logs.length > 0) {
-          const now = this.clock.now();
-          await insertLogFiles(this.db.knex, {
-            rows: logs.map((l) => ({
-              filename: l.filename,
-              jobid: l.job.id,
-              subsystem: 'pfs',
-              taskname: l.job.tasktype,
-              workflowid: l.job.workflowid,
-              maxbackupnumber: this.config.pfs.local.logBackups,
-              numberofbackup: l.backups,
-              bytes: l.bytes,
-              created: now,
-              updated: now,
-            })),
-          });
-        }
-        await this.rms.queue.record(started, outcomes);
-        for (const o of outcomes) {
-          if (o.status === 'FAILED') this.log.warn(`job ${o.job.id} failed: ${o.reason}`, { workflow: o.job.workflowid, job: o.job.id, tasktype: o.job.tasktype });
-        }
-      } catch (err) {
-        this.started.unshift(...started);
-        this.outcomes.unshift(...outcomes);
-        this.onError('recording job outcomes failed; trying again', err);
-        setTimeout(() => this.scheduleFlush(), 1000).unref();
-      }
-    })().finally(() => {
-      this.flushing = undefined;
-      if (this.started.length > 0 || this.outcomes.length > 0) this.scheduleFlush();
+    // Jobs queued in a thread: look again for their starts.
+    this.pendingSince = notYet.length > 0 ? Date.now() : undefined;
+    if (limit === 0 && started.length === 0 && outcomes.length === 0) return 0;
+    let claimed: ClaimedJob[] = [];
+    try {
+      // The jobs' log files go in the same transaction as their outcomes: both, or neither and again.
+      const alongside = logs.length > 0 ? (trx: Knex.Transaction) => this.insertLogFiles(trx, logs) : undefined;
+      claimed = await this.rms.queue.exchange({ started, outcomes, pool: this.pool, limit, alongside });
+      this.outageLogged = false;
+    } catch (err) {
+      this.dispatched.unshift(...started);
+      this.outcomes.unshift(...outcomes);
+      this.logs.unshift(...logs);
+      // Tried again in a second, not at once: the database may be down.
+      this.pendingSince = Date.now() + 1000 - this.config.pfs.flushMs;
+      this.onError('recording job outcomes failed; trying again', err);
+      return 0;
+    }
+    for (const o of outcomes) {
+      if (o.status === 'FAILED') this.log.warn(`job ${o.job.id} failed: ${o.reason}`, { workflow: o.job.workflowid, job: o.job.id, tasktype: o.job.tasktype });
+    }
+    for (const job of claimed) {
+      if (this.waiting.length === 0 && this.executor.fits(job)) this.dispatch(job);
+      else this.waiting.push(job);
+    }
+    return claimed.length;
+  }
+
+  private async insertLogFiles(trx: Knex.Transaction, logs: (NonNullable<Ran['log']> & { job: ClaimedJob })[]): Promise<void> {
+    const now = this.clock.now();
+    await insertLogFiles(trx, {
+      rows: logs.map((l) => ({
+        filename: l.filename,
+        jobid: l.job.id,
+        subsystem: 'pfs',
+        taskname: l.job.tasktype,
+        workflowid: l.job.workflowid,
+        maxbackupnumber: this.config.pfs.local.logBackups,
+        numberofbackup: l.backups,
+        bytes: l.bytes,
+        created: now,
+        updated: now,
+      })),
     });
-    await this.flushing;
   }
 
   /** Renews the leases of held jobs, and stops those this process no longer holds. */

@@ -61,7 +61,7 @@ export class Actions {
     return this.onWorkflow(workflowid, who, 'workflow.cancel', ['RUNNING', 'PAUSED'], async (work, wf, now) => {
       for (const step of (await selectSteps(work.trx, { workflowid: wf.id })) as StepRow[]) {
         for (const from of ACTIVE) {
-          const n = Number(await moveStepJobs(work.trx, { stepid: Number(step.id), from, to: 'CANCELLED', set: { endtime: now, lease_until: null, reason: `cancelled by ${who.username}` } }));
+          const n = Number(await moveStepJobs(work.trx, { workflowid: wf.id, stepid: Number(step.id), from, to: 'CANCELLED', set: { endtime: now, lease_until: null, reason: `cancelled by ${who.username}` } }));
           if (n > 0) work.count(wf.id, Number(step.id), from, 'CANCELLED', n);
         }
         await moveStep(work.trx, { id: Number(step.id), from: ['WAITING', 'RUNNING'], to: 'CANCELLED', starttime: null, endtime: now });
@@ -141,7 +141,7 @@ export class Actions {
   private async moveRunningSteps(work: JobWork, workflowid: number, from: JobStatus, to: JobStatus): Promise<void> {
     for (const step of (await selectSteps(work.trx, { workflowid })) as StepRow[]) {
       if (step.status !== 'RUNNING') continue;
-      const n = Number(await moveStepJobs(work.trx, { stepid: Number(step.id), from, to, set: {} }));
+      const n = Number(await moveStepJobs(work.trx, { workflowid, stepid: Number(step.id), from, to, set: {} }));
       if (n > 0) work.count(workflowid, Number(step.id), from, to, n);
     }
     await work.flushCounts();

@@ -71,7 +71,7 @@ export async function settleWorkflow(work: JobWork, bus: Bus, workflowid: number
         status.set(step.id, 'RUNNING');
         // A paused instance keeps its jobs WAITING until it is resumed.
         if (wf.status === 'RUNNING' && c.WAITING > 0) {
-          const n = Number(await moveStepJobs(trx, { stepid: step.id, from: 'WAITING', to: 'READY', set: {} }));
+          const n = Number(await moveStepJobs(trx, { workflowid, stepid: step.id, from: 'WAITING', to: 'READY', set: {} }));
           work.count(workflowid, step.id, 'WAITING', 'READY', n);
           c.WAITING -= n;
           c.READY += n;

@@ -3,7 +3,8 @@ import type { Clock } from '../../core/clock.js';
 import type { Db } from '../../core/db.js';
 import type { Bus } from '../ems/index.js';
 import { advance, type Finished } from './bookkeeping.js';
-import { renewJobLeases, selectClaimable, selectClaimed, selectDueRetries, selectLapsed, selectLostJobs } from './sql/jobs.js';
+import { renewJobLeases, selectClaimable, selectDueRetries, selectLapsed, selectLostJobs } from './sql/jobs.js';
+import { selectWorkflowParams } from './sql/workflows.js';
 import { chunks, groupBy, JobWork, ref, type JobRef } from './work.js';
 
 /** A claimed job, as an executor receives it. */
@@ -65,6 +66,9 @@ const REASON_MAX = 2000;
  * Each change writes the per-step counts and advances the instances in its transaction.
  */
 export class JobQueue {
+  /** Jobs this process recorded as RUNNING and has not yet recorded as ended. */
+  private readonly running = new Set<number>();
+
   constructor(
     private readonly db: Db,
     private readonly bus: Bus,
@@ -77,66 +81,98 @@ export class JobQueue {
 
   /** Claims up to `limit` READY jobs of a pool for this process. */
   claim(pool: string, limit: number): Promise<ClaimedJob[]> {
-    return transaction(this.db, async (trx) => {
-      const now = this.clock.now();
-      const picked = ((await selectClaimable(trx, { pool, limit })) as JobRef[]).map(ref);
-      if (picked.length === 0) return [];
-      const work = new JobWork(trx);
-      await work.move(picked, 'READY', 'CLAIMED', { claimed_by: this.processId, lease_until: now + this.leaseMs, starttime: now });
-      await work.flushCounts();
-      const claimed: ClaimedJob[] = [];
-      for (const part of chunks(picked.map((j) => j.id))) {
-        claimed.push(...((await selectClaimed(trx, { ids: part, claimedBy: this.processId })) as ClaimedJob[]).map(toClaimed));
-      }
-      return claimed;
-    });
+    return this.exchange({ started: [], outcomes: [], pool, limit });
+  }
+
+  /** Records what executors did (see `exchange`). */
+  async record(started: readonly ClaimedJob[], outcomes: readonly Outcome[]): Promise<void> {
+    await this.exchange({ started, outcomes, pool: '', limit: 0 });
   }
 
   /**
-   * Records what executors did, together: jobs that started, then jobs that ended. A job
-   * this process no longer holds (cancelled, or handed to another process after its lease
-   * lapsed) is left as it is: its outcome is dropped.
+   * What an executor does at each turn, in one transaction: records the jobs seen starting
+   * and the jobs that ended, then claims up to `limit` READY jobs of `pool` (those just
+   * made ready by the instances it advanced included). One transaction, not two: its
+   * claims and its records would otherwise wait on each other's per-step counts.
+   *
+   * A job that ended before its start was recorded goes from CLAIMED straight to its end
+   * (a short job is never seen RUNNING: one write fewer). A job this process no longer
+   * holds (cancelled, or handed to another process after its lease lapsed) is left as it
+   * is: its outcome is dropped. `alongside` writes the executor's own rows (log files) in
+   * the same transaction.
    */
-  async record(started: readonly ClaimedJob[], outcomes: readonly Outcome[]): Promise<void> {
-    const finished = await transaction(this.db, async (trx) => {
+  async exchange(o: {
+    started: readonly ClaimedJob[];
+    outcomes: readonly Outcome[];
+    pool: string;
+    limit: number;
+    alongside?: (trx: Knex.Transaction) => Promise<void>;
+  }): Promise<ClaimedJob[]> {
+    const ended = new Set(o.outcomes.map((x) => x.job.id));
+    const stillRunning = o.started.filter((j) => !ended.has(j.id));
+    const { claimed, finished } = await transaction(this.db, async (trx) => {
       const now = this.clock.now();
       const work = new JobWork(trx);
-      const mine = this.processId;
-      if (started.length > 0) await work.move(started, 'CLAIMED', 'RUNNING', {}, mine);
-
-      // Successes with the same figures go in one statement: no-op jobs in bulk.
-      const successes = outcomes.filter((o) => o.status === 'SUCCESS');
-      const alike = groupBy(successes, (o) => JSON.stringify([o.result ?? null, o.wallMs ?? null, o.cpuMs ?? null, o.peakMemMb ?? null, o.logs ?? null]));
-      for (const group of alike.values()) {
-        const o = group[0];
-        const set = {
-          endtime: now, lease_until: null, reason: null, result: o.result ?? null,
-          wall_ms: o.wallMs ?? null, cpu_ms: o.cpuMs ?? null, peak_mem_mb: o.peakMemMb ?? null, logs: o.logs ?? null,
-        };
-        await this.settle(work, group.map((g) => g.job), 'SUCCESS', set, ['attempts']);
-      }
-      for (const o of outcomes) {
-        if (o.status === 'FAILED') {
-          const used = o.job.attempts + 1;
-          const measured = { wall_ms: o.wallMs ?? null, cpu_ms: o.cpuMs ?? null, peak_mem_mb: o.peakMemMb ?? null, logs: o.logs ?? null, lease_until: null };
-          const reason = o.reason.slice(0, REASON_MAX);
-          if (used < o.job.max_attempts) {
-            const runAfter = now + o.job.backoff_ms * 2 ** (used - 1);
-            await this.settle(work, [o.job], 'RETRY_WAIT', { ...measured, reason, run_after: runAfter, claimed_by: null }, ['attempts']);
-          } else {
-            const n = await this.settle(work, [o.job], 'FAILED', { ...measured, reason, endtime: now }, ['attempts']);
-            if (n > 0) await this.bus.publish(trx, 'job.finished', { jobid: o.job.id, workflowid: o.job.workflowid, status: 'FAILED', reason });
-          }
-        } else if (o.status === 'HANDED_BACK') {
-          await this.settle(work, [o.job], 'READY', { claimed_by: null, lease_until: null, reason: o.reason.slice(0, REASON_MAX) }, ['reclaims']);
-        }
-      }
-      return advance(work, this.bus, now);
+      await o.alongside?.(trx);
+      if (stillRunning.length > 0) await work.move(stillRunning, 'CLAIMED', 'RUNNING', {}, this.processId);
+      await this.settleOutcomes(work, o.outcomes, now);
+      const finished = work.touched.size > 0 ? await advance(work, this.bus, now) : [];
+      const claimed = o.limit > 0 ? await this.claimIn(work, o.pool, o.limit, now) : [];
+      await work.flushCounts();
+      return { claimed, finished };
     });
+    for (const j of stillRunning) this.running.add(j.id);
+    for (const id of ended) this.running.delete(id);
     if (finished.length > 0) this.onFinished(finished);
+    return claimed;
   }
 
-  /** Moves held jobs, whichever of CLAIMED or RUNNING they are in. */
+  private async claimIn(work: JobWork, pool: string, limit: number, now: number): Promise<ClaimedJob[]> {
+    const picked = ((await selectClaimable(work.trx, { pool, limit })) as ClaimedJob[]).map(toClaimed);
+    if (picked.length === 0) return [];
+    await work.move(picked, 'READY', 'CLAIMED', { claimed_by: this.processId, lease_until: now + this.leaseMs, starttime: now });
+    const params = new Map<number, string | null>();
+    for (const part of chunks([...new Set(picked.map((j) => j.workflowid))])) {
+      for (const w of (await selectWorkflowParams(work.trx, { ids: part })) as { id: number; params: string | null }[]) params.set(Number(w.id), w.params);
+    }
+    return picked.map((j) => ({ ...j, params: params.get(j.workflowid) ?? null }));
+  }
+
+  private async settleOutcomes(work: JobWork, outcomes: readonly Outcome[], now: number): Promise<void> {
+    // Successes with the same figures go in one statement: no-op jobs in bulk.
+    const successes = outcomes.filter((o) => o.status === 'SUCCESS');
+    const alike = groupBy(successes, (o) => JSON.stringify([o.result ?? null, o.wallMs ?? null, o.cpuMs ?? null, o.peakMemMb ?? null, o.logs ?? null]));
+    for (const group of alike.values()) {
+      const o = group[0];
+      const set = {
+        endtime: now, lease_until: null, reason: null, result: o.result ?? null,
+        wall_ms: o.wallMs ?? null, cpu_ms: o.cpuMs ?? null, peak_mem_mb: o.peakMemMb ?? null, logs: o.logs ?? null,
+      };
+      await this.settle(work, group.map((g) => g.job), 'SUCCESS', set, ['attempts']);
+    }
+    for (const o of outcomes) {
+      if (o.status === 'FAILED') {
+        const used = o.job.attempts + 1;
+        const measured = { wall_ms: o.wallMs ?? null, cpu_ms: o.cpuMs ?? null, peak_mem_mb: o.peakMemMb ?? null, logs: o.logs ?? null, lease_until: null };
+        const reason = o.reason.slice(0, REASON_MAX);
+        if (used < o.job.max_attempts) {
+          const runAfter = now + o.job.backoff_ms * 2 ** (used - 1);
+          await this.settle(work, [o.job], 'RETRY_WAIT', { ...measured, reason, run_after: runAfter, claimed_by: null }, ['attempts']);
+        } else {
+          const n = await this.settle(work, [o.job], 'FAILED', { ...measured, reason, endtime: now }, ['attempts']);
+          if (n > 0) await this.bus.publish(work.trx, 'job.finished', { jobid: o.job.id, workflowid: o.job.workflowid, status: 'FAILED', reason });
+        }
+      } else if (o.status === 'HANDED_BACK') {
+        await this.settle(work, [o.job], 'READY', { claimed_by: null, lease_until: null, reason: o.reason.slice(0, REASON_MAX) }, ['reclaims']);
+      }
+    }
+  }
+
+  /**
+   * Moves held jobs to their end: from RUNNING those this process recorded as running,
+   * from CLAIMED the others; a job found in the other held state (this process restarted
+   * its bookkeeping) is moved from there.
+   */
   private async settle(
     work: JobWork,
     jobs: readonly ClaimedJob[],
@@ -144,8 +180,12 @@ export class JobQueue {
     set: Record<string, unknown>,
     increment: ('attempts' | 'reclaims')[],
   ): Promise<number> {
-    const running = await work.move(jobs, 'RUNNING', to, set, this.processId, increment);
-    return running === jobs.length ? running : running + (await work.move(jobs, 'CLAIMED', to, set, this.processId, increment));
+    let moved = 0;
+    for (const [from, group] of groupBy(jobs, (j) => (this.running.has(j.id) ? 'RUNNING' : 'CLAIMED'))) {
+      const n = await work.move(group, from, to, set, this.processId, increment);
+      moved += n === group.length ? n : n + (await work.move(group, from === 'CLAIMED' ? 'RUNNING' : 'CLAIMED', to, set, this.processId, increment));
+    }
+    return moved;
   }
 
   /** Renews the leases of all jobs this process holds. */

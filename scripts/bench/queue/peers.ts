@@ -114,7 +114,7 @@ function assertOptions(o: PeerOptions): void {
   }
 }
 
-async function withClient<T>(connectionString: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
+export async function withClient<T>(connectionString: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
   const c = new pg.Client({ connectionString });
   await c.connect();
   try {
@@ -137,9 +137,9 @@ async function dropSchema(connectionString: string, schema: string): Promise<voi
  * nested loop over every row of the partition, i.e. O(batch x queue) -- 10x
  * slower for batch 2000 / 20000 queued jobs -- which would measure the missing
  * statistics, not the queue. Real deployments have autoanalyzed tables, so
- * both peers get the same treatment. (Tell the DPC side to do likewise.)
+ * every side gets the same treatment, DPC's included.
  */
-async function analyzeSchema(c: pg.Client, schema: string): Promise<void> {
+export async function analyzeSchema(c: pg.Client, schema: string): Promise<void> {
   const { rows } = await c.query<{ relname: string }>(
     `select c.relname from pg_class c join pg_namespace n on n.oid = c.relnamespace
       where n.nspname = $1 and c.relkind in ('r', 'p')`,

@@ -23,12 +23,12 @@ const run = async (label: string, f: () => Promise<PeerResult>) => {
 };
 
 for (const concurrency of [1, 4]) {
-  for (const pipeline of [8, 64]) await run(`DPC sqlite c=${concurrency} pipeline ${pipeline}`, () => benchDpc({ client: 'sqlite', jobs, concurrency, logLines: false, pipeline }));
-  await run(`DPC sqlite c=${concurrency} log lines`, () => benchDpc({ client: 'sqlite', jobs, concurrency, logLines: true, pipeline: 64 }));
-  for (const pipeline of [8, 64]) {
-    await run(`DPC postgresql c=${concurrency} pipeline ${pipeline}`, () => benchDpc({ client: 'postgresql', schema: schema(`dpc${concurrency}`), jobs, concurrency, logLines: false, pipeline }));
+  for (const client of ['sqlite', 'postgresql'] as const) {
+    for (const logLines of [false, true]) {
+      const tag = `dpc${client === 'sqlite' ? 's' : 'p'}${logLines ? 'l' : ''}${concurrency}`;
+      await run(`DPC ${client} c=${concurrency}${logLines ? ' log lines' : ''}`, () => benchDpc({ client, schema: schema(tag), jobs, concurrency, logLines }));
+    }
   }
-  await run(`DPC postgresql c=${concurrency} log lines`, () => benchDpc({ client: 'postgresql', schema: schema(`dpcl${concurrency}`), jobs, concurrency, logLines: true, pipeline: 64 }));
   for (const batched of [false, true]) {
     await run(`graphile-worker ${batched ? 'batched' : 'default'} c=${concurrency}`, () => benchGraphileWorker({ connectionString, jobs, concurrency, batched, schema: schema(`gw${concurrency}`) }));
   }

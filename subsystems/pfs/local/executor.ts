@@ -6,12 +6,18 @@ import type { Config } from '../../../config/schema.js';
 import { messageOf } from '../../../core/errors.js';
 import type { ClaimedJob, Outcome } from '../../rms/index.js';
 import { JobLog, jobLogName } from '../jobLog.js';
-import type { JobSpec, TaskTypes } from '../tasks.js';
+import type { JobSpec, TaskType, TaskTypes } from '../tasks.js';
 import { runProgram } from './program.js';
-import type { WorkerInput, WorkerOutput } from './worker.js';
+import type { JobOutput, WorkerInput, WorkerJob, WorkerOutput } from './worker.js';
 
 /** How long a cancelled or timed-out TypeScript task has to return before its thread is stopped. */
 const STOP_GRACE_MS = 1000;
+/** Jobs in one message to a thread at most, however short they are. */
+const MAX_BATCH = 256;
+/** Jobs the executor holds at most, whatever its threads and pipeline. */
+const MAX_HELD = 8192;
+/** starts[slot] once its job has returned: it ran, but its thread may still die before saying how. */
+const RETURNED = -1;
 
 export interface Ran {
   outcome: Outcome;
@@ -19,13 +25,20 @@ export interface Ran {
   log?: { filename: string; bytes: number; backups: number };
 }
 
-interface Running {
+interface Held {
   job: ClaimedJob;
   slot: number;
-  controller: AbortController;
+  kind: 'function' | 'program';
   /** Why the coordinator stopped it (timeout, cancel, stop): set before aborting. */
   stopping?: { reason: string; handBack: boolean };
-  kind: 'function' | 'program';
+  /** A program's own; the batch's for a TypeScript task (aborting it stops the thread). */
+  controller?: AbortController;
+}
+
+interface Queued {
+  held: Held;
+  input: WorkerJob;
+  done: (ran: Ran) => void;
 }
 
 /**
@@ -34,19 +47,27 @@ interface Running {
  * crashes its thread or process fails only its own job; other jobs a stopped thread held
  * go back to the queue without using an attempt. External programs and the jobs that
  * declare memory never exceed this executor's CPU and memory budgets.
+ *
+ * Short jobs go to a thread in batches of about `batchMs` of work, judged by the recent
+ * durations of their task type: one message per job would cost more than a no-op job
+ * itself. A job whose type has not been seen, or takes longer, goes alone.
  */
 export class LocalExecutor {
   readonly threads: number;
   readonly cpuBudget: number;
   readonly memoryBudgetMb: number;
-  /** Jobs it holds at most: its threads, each with jobs queued ahead. */
-  readonly capacity: number;
   private readonly pool: Piscina<WorkerInput, WorkerOutput>;
   private readonly shared: SharedArrayBuffer;
   private readonly starts: Float64Array;
   private readonly stops: Int32Array;
+  private readonly slots: number;
   private readonly freeSlots: number[];
-  private readonly running = new Map<number, Running>();
+  private readonly held = new Map<number, Held>();
+  private queued: Queued[] = [];
+  private sending = false;
+  /** Recent mean wall time of each task type's jobs, ms, and of all jobs. */
+  private readonly meanMs = new Map<string, number>();
+  private meanAllMs: number | undefined;
   private cpusInUse = 0;
   private memoryInUse = 0;
   private readonly watchdog: NodeJS.Timeout;
@@ -61,12 +82,11 @@ export class LocalExecutor {
     this.threads = config.threads || Math.max(cores - 1, 1);
     this.cpuBudget = config.cpus || cores;
     this.memoryBudgetMb = config.memoryMb || Math.floor((totalmem() / 2 ** 20) * 0.8);
-    const slots = this.threads * config.pipeline;
-    this.capacity = slots;
-    this.shared = new SharedArrayBuffer(slots * 12);
-    this.starts = new Float64Array(this.shared, 0, slots);
-    this.stops = new Int32Array(this.shared, slots * 8, slots);
-    this.freeSlots = Array.from({ length: slots }, (_, i) => slots - 1 - i);
+    this.slots = Math.min(this.threads * config.pipeline * MAX_BATCH, MAX_HELD);
+    this.shared = new SharedArrayBuffer(this.slots * 12);
+    this.starts = new Float64Array(this.shared, 0, this.slots);
+    this.stops = new Int32Array(this.shared, this.slots * 8, this.slots);
+    this.freeSlots = Array.from({ length: this.slots }, (_, i) => this.slots - 1 - i);
     const fromSource = import.meta.url.endsWith('.ts');
     this.pool = new Piscina({
       filename: new URL(`./worker.${fromSource ? 'ts' : 'js'}`, import.meta.url).href,
@@ -81,96 +101,64 @@ export class LocalExecutor {
     this.watchdog.unref();
   }
 
-  /** Places free in its threads; whether a job's declared CPUs and memory fit is `fits`. */
+  /**
+   * Jobs it takes on at most: each thread's pipeline of batches, a batch being as many jobs
+   * as fit in `batchMs` at the recent mean duration. Long jobs: threads × pipeline, as
+   * before any batching; no-op jobs: enough that claims and writes go in hundreds.
+   */
+  capacity(): number {
+    const perBatch = this.meanAllMs === undefined ? 1 : Math.min(Math.max(Math.floor(this.config.batchMs / Math.max(this.meanAllMs, 0.001)), 1), MAX_BATCH);
+    return Math.min(this.threads * this.config.pipeline * perBatch, this.slots);
+  }
+
+  /** Places free; whether a job's declared CPUs and memory fit is `fits`. */
   free(): number {
-    return this.freeSlots.length;
+    return Math.max(this.capacity() - this.held.size, 0);
   }
 
   /** True when the job's declared CPUs and memory fit the budgets left. */
   fits(job: ClaimedJob): boolean {
     const type = this.tasks.get(job.tasktype);
     const cpus = type?.kind === 'program' ? job.cpus : 0;
-    if (this.running.size > 0 && this.cpusInUse + cpus > this.cpuBudget) return false;
-    if (this.running.size > 0 && this.memoryInUse + (job.memory_mb ?? 0) > this.memoryBudgetMb) return false;
-    return this.freeSlots.length > 0;
+    if (this.held.size > 0 && this.cpusInUse + cpus > this.cpuBudget) return false;
+    if (this.held.size > 0 && this.memoryInUse + (job.memory_mb ?? 0) > this.memoryBudgetMb) return false;
+    return this.free() > 0;
+  }
+
+  /** True once a held job began to run (a job may wait in its thread behind others). */
+  hasStarted(jobid: number): boolean {
+    const held = this.held.get(jobid);
+    return held !== undefined && this.starts[held.slot] !== 0;
   }
 
   runningIds(): number[] {
-    return [...this.running.keys()];
+    return [...this.held.keys()];
   }
 
   /** Runs a job to its end; never rejects. */
   async run(job: ClaimedJob, spec: JobSpec): Promise<Ran> {
     const type = this.tasks.get(job.tasktype);
-    const logName = jobLogName(job.workflowid, job.id);
-    const logFile = join(this.logDir, logName);
     const slot = this.freeSlots.pop();
     if (slot === undefined) return { outcome: { job, status: 'HANDED_BACK', reason: 'the local executor was full' } };
-    const controller = new AbortController();
-    const entry: Running = { job, slot, controller, kind: type?.kind ?? 'function' };
-    this.running.set(job.id, entry);
+    const held: Held = { job, slot, kind: type?.kind ?? 'function' };
+    this.held.set(job.id, held);
     const cpus = type?.kind === 'program' ? job.cpus : 0;
     this.cpusInUse += cpus;
     this.memoryInUse += job.memory_mb ?? 0;
     this.starts[slot] = 0;
     Atomics.store(this.stops, slot, 0);
-    const log = new JobLog(logFile, this.config.logMaxKb * 1024, this.config.logBackups);
     try {
       if (!type) return { outcome: { job, status: 'FAILED', reason: `unknown task type ${job.tasktype}: no module of this DPC registers it` } };
-      if (type.kind === 'program') {
-        this.starts[slot] = Date.now();
-        const r = await runProgram(type, spec, log, controller.signal);
-        const measured = { wallMs: r.wallMs, cpuMs: r.cpuMs, peakMemMb: r.peakMemMb, logs: log.written ? logName : undefined };
-        return this.withLog(
-          entry.stopping?.handBack
-            ? { job, status: 'HANDED_BACK', reason: entry.stopping.reason }
-            : r.ok
-              ? { job, status: 'SUCCESS', result: r.result, ...measured }
-              : { job, status: 'FAILED', reason: entry.stopping?.reason ?? r.reason ?? 'failed', ...measured },
-          logName,
-          log,
-        );
-      }
-      const input: WorkerInput = {
-        spec,
-        module: type.module,
-        exportName: type.export ?? 'default',
-        logFile,
-        logMaxBytes: this.config.logMaxKb * 1024,
-        logBackups: this.config.logBackups,
-        slot,
-        shared: this.shared,
-        slots: this.starts.length,
-      };
-      try {
-        const out = await this.pool.run(input, { signal: controller.signal });
-        const logs = out.logWritten ? logName : undefined;
-        const measured = { wallMs: out.wallMs, peakMemMb: out.peakHeapMb, logs };
-        let result: string | undefined;
-        try {
-          result = out.result === null ? undefined : JSON.stringify(out.result);
-        } catch {
-          result = undefined;
-        }
-        return {
-          outcome: entry.stopping?.handBack ? { job, status: 'HANDED_BACK', reason: entry.stopping.reason } : { job, status: 'SUCCESS', result, ...measured },
-          log: out.logWritten ? { filename: logName, bytes: out.logBytes, backups: out.logBackups } : undefined,
-        };
-      } catch (err) {
-        const wallMs = this.starts[slot] > 0 ? Date.now() - this.starts[slot] : undefined;
-        if (entry.stopping) {
-          const outcome: Outcome = entry.stopping.handBack ? { job, status: 'HANDED_BACK', reason: entry.stopping.reason } : { job, status: 'FAILED', reason: entry.stopping.reason, wallMs };
-          return this.withLog(outcome, logName, log);
-        }
-        // A thread that died took every job it held: the one that ran fails, those that waited go back.
-        if (this.starts[slot] === 0 && isThreadGone(err)) return { outcome: { job, status: 'HANDED_BACK', reason: `its worker thread stopped before it began: ${messageOf(err)}` } };
-        const reason = isThreadGone(err) ? `its worker thread crashed: ${messageOf(err)}` : messageOf(err);
-        return this.withLog({ job, status: 'FAILED', reason: reason || 'the task failed', wallMs }, logName, log);
-      }
+      if (type.kind === 'program') return await this.runProgram(held, type, spec);
+      const input: WorkerJob = { spec, module: type.module, exportName: type.export ?? 'default', logFile: join(this.logDir, jobLogName(job.workflowid, job.id)), slot };
+      return await new Promise<Ran>((done) => {
+        this.queued.push({ held, input, done });
+        this.sendSoon();
+      });
     } catch (err) {
       return { outcome: { job, status: 'FAILED', reason: `the executor failed: ${messageOf(err)}` } };
     } finally {
-      this.running.delete(job.id);
+      this.held.delete(job.id);
       this.cpusInUse -= cpus;
       this.memoryInUse -= job.memory_mb ?? 0;
       this.starts[slot] = 0;
@@ -178,33 +166,157 @@ export class LocalExecutor {
     }
   }
 
-  /** Stops a running job: it fails with `reason`, or goes back to the queue if `handBack`. */
-  stop(jobid: number, reason: string, handBack: boolean): void {
-    const entry = this.running.get(jobid);
-    if (!entry || entry.stopping) return;
-    entry.stopping = { reason, handBack };
-    Atomics.store(this.stops, entry.slot, 1);
-    if (entry.kind === 'program') {
-      entry.controller.abort(new Error(reason));
+  private async runProgram(held: Held, type: Extract<TaskType, { kind: 'program' }>, spec: JobSpec): Promise<Ran> {
+    const { job, slot } = held;
+    const logName = jobLogName(job.workflowid, job.id);
+    const log = new JobLog(join(this.logDir, logName), this.config.logMaxKb * 1024, this.config.logBackups);
+    held.controller = new AbortController();
+    this.starts[slot] = Date.now();
+    const r = await runProgram(type, spec, log, held.controller.signal);
+    const measured = { wallMs: r.wallMs, cpuMs: r.cpuMs, peakMemMb: r.peakMemMb, logs: log.written ? logName : undefined };
+    return this.withLog(
+      held.stopping?.handBack
+        ? { job, status: 'HANDED_BACK', reason: held.stopping.reason }
+        : r.ok
+          ? { job, status: 'SUCCESS', result: r.result, ...measured }
+          : { job, status: 'FAILED', reason: held.stopping?.reason ?? r.reason ?? 'failed', ...measured },
+      job,
+      log,
+    );
+  }
+
+  /** The jobs given in one turn of the event loop leave together, in batches. */
+  private sendSoon(): void {
+    if (this.sending) return;
+    this.sending = true;
+    setImmediate(() => {
+      this.sending = false;
+      const queued = this.queued;
+      this.queued = [];
+      for (const batch of this.batches(queued)) void this.send(batch);
+    });
+  }
+
+  /** Cuts the queued jobs into batches of about batchMs each, spread over every thread. */
+  private batches(queued: Queued[]): Queued[][] {
+    const most = Math.min(Math.ceil(queued.length / this.threads), MAX_BATCH);
+    const out: Queued[][] = [];
+    let batch: Queued[] = [];
+    let ms = 0;
+    for (const q of queued) {
+      const estimate = this.meanMs.get(q.held.job.tasktype) ?? this.config.batchMs;
+      if (batch.length > 0 && (ms + estimate > this.config.batchMs || batch.length >= most)) {
+        out.push(batch);
+        batch = [];
+        ms = 0;
+      }
+      batch.push(q);
+      ms += estimate;
+    }
+    if (batch.length > 0) out.push(batch);
+    return out;
+  }
+
+  private async send(batch: Queued[]): Promise<void> {
+    const controller = new AbortController();
+    for (const q of batch) q.held.controller = controller;
+    const input: WorkerInput = {
+      jobs: batch.map((q) => q.input),
+      logMaxBytes: this.config.logMaxKb * 1024,
+      logBackups: this.config.logBackups,
+      batchMs: this.config.batchMs,
+      shared: this.shared,
+      slots: this.slots,
+    };
+    let outputs: WorkerOutput;
+    try {
+      outputs = await this.pool.run(input, { signal: controller.signal });
+    } catch (err) {
+      for (const q of batch) q.done(this.lost(q.held, err));
       return;
     }
-    // A task that does not return when asked is stopped with its thread.
-    setTimeout(() => entry.controller.abort(new Error(reason)), STOP_GRACE_MS).unref();
+    outputs.forEach((out, i) => batch[i].done(this.ended(batch[i].held, out)));
+    // The batch ran past its time: the jobs it did not start go again, behind those queued since.
+    if (outputs.length < batch.length) {
+      this.queued.push(...batch.slice(outputs.length));
+      this.sendSoon();
+    }
+  }
+
+  /** How a job that its task returned from ended. */
+  private ended(held: Held, out: JobOutput): Ran {
+    const { job } = held;
+    this.observe(job.tasktype, out.wallMs);
+    const logName = jobLogName(job.workflowid, job.id);
+    const measured = { wallMs: Math.round(out.wallMs), peakMemMb: out.peakHeapMb, logs: out.logWritten ? logName : undefined };
+    const outcome: Outcome = held.stopping?.handBack
+      ? { job, status: 'HANDED_BACK', reason: held.stopping.reason }
+      : out.error === undefined
+        ? { job, status: 'SUCCESS', result: out.result, ...measured }
+        : { job, status: 'FAILED', reason: held.stopping?.reason ?? out.error, ...measured };
+    return { outcome, log: out.logWritten ? { filename: logName, bytes: out.logBytes, backups: out.logBackups } : undefined };
+  }
+
+  /** How a job ended whose thread died or was stopped before it said. */
+  private lost(held: Held, err: unknown): Ran {
+    const { job, slot } = held;
+    const started = this.starts[slot];
+    const wallMs = started > 0 ? Date.now() - started : undefined;
+    if (held.stopping) {
+      const outcome: Outcome = held.stopping.handBack ? { job, status: 'HANDED_BACK', reason: held.stopping.reason } : { job, status: 'FAILED', reason: held.stopping.reason, wallMs };
+      return this.withLog(outcome, job);
+    }
+    // A thread that died took every job it held: the one that ran fails, the others go back.
+    if (started === 0 && isThreadGone(err)) return { outcome: { job, status: 'HANDED_BACK', reason: `its worker thread stopped before it began: ${messageOf(err)}` } };
+    if (started === RETURNED && isThreadGone(err)) return { outcome: { job, status: 'HANDED_BACK', reason: `its worker thread stopped before its result came back: ${messageOf(err)}` } };
+    const reason = isThreadGone(err) ? `its worker thread crashed: ${messageOf(err)}` : messageOf(err);
+    return this.withLog({ job, status: 'FAILED', reason: reason || 'the task failed', wallMs }, job);
+  }
+
+  /** Moving means that follow a change within some tens of jobs (the first job of a module also loads it). */
+  private observe(tasktype: string, wallMs: number): void {
+    const mean = this.meanMs.get(tasktype);
+    this.meanMs.set(tasktype, mean === undefined ? wallMs : mean * 0.8 + wallMs * 0.2);
+    this.meanAllMs = this.meanAllMs === undefined ? wallMs : this.meanAllMs * 0.8 + wallMs * 0.2;
+  }
+
+  /** Stops a running job: it fails with `reason`, or goes back to the queue if `handBack`. */
+  stop(jobid: number, reason: string, handBack: boolean): void {
+    const held = this.held.get(jobid);
+    if (!held || held.stopping) return;
+    held.stopping = { reason, handBack };
+    Atomics.store(this.stops, held.slot, 1);
+    if (held.kind === 'program') {
+      held.controller?.abort(new Error(reason));
+      return;
+    }
+    // A task that does not return when asked is stopped with its thread (and the batch it is in).
+    setTimeout(() => {
+      if (this.held.get(jobid) === held && this.starts[held.slot] > 0) held.controller?.abort(new Error(reason));
+    }, STOP_GRACE_MS).unref();
   }
 
   private checkTimeouts(): void {
     const now = Date.now();
-    for (const entry of this.running.values()) {
-      const { timeout_ms: timeout } = entry.job;
-      const started = this.starts[entry.slot];
-      if (timeout && started > 0 && now - started > timeout) this.stop(entry.job.id, `timed out after ${timeout} ms`, false);
+    for (const held of this.held.values()) {
+      const { timeout_ms: timeout } = held.job;
+      const started = this.starts[held.slot];
+      if (timeout && started > 0 && now - started > timeout) this.stop(held.job.id, `timed out after ${timeout} ms`, false);
     }
   }
 
-  private withLog(outcome: Outcome, logName: string, log: JobLog): Ran {
+  /**
+   * The outcome with the job's log, if one was written by this attempt (`log`, when this
+   * thread wrote it) or an earlier one.
+   */
+  private withLog(outcome: Outcome, job: ClaimedJob, log?: JobLog): Ran {
+    const logName = jobLogName(job.workflowid, job.id);
     const file = join(this.logDir, logName);
-    if (!log.written && !existsSync(file)) return { outcome };
-    return { outcome: { ...outcome, ...(outcome.status === 'HANDED_BACK' ? {} : { logs: logName }) } as Outcome, log: { filename: logName, bytes: log.bytes, backups: log.backups } };
+    if (!log?.written && !existsSync(file)) return { outcome };
+    return {
+      outcome: { ...outcome, ...(outcome.status === 'HANDED_BACK' ? {} : { logs: logName }) } as Outcome,
+      log: { filename: logName, bytes: log?.bytes ?? 0, backups: log?.backups ?? 0 },
+    };
   }
 
   outputDir(job: ClaimedJob): string {

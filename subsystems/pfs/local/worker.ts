@@ -1,33 +1,51 @@
 /**
- * The worker-thread side of the local executor: runs one TypeScript task of a job. Its
- * start time goes to shared memory, so the coordinator times the job from its real start
- * even when it waited behind others in this thread.
+ * The worker-thread side of the local executor: runs a batch of TypeScript tasks, one job
+ * after the other. Each job's start time goes to shared memory, so the coordinator times a
+ * job from its real start even when it waited behind others, and knows which job a thread
+ * that died was running.
  */
 import { getHeapStatistics } from 'node:v8';
+import { messageOf } from '../../../core/errors.js';
 import { JobLog } from '../jobLog.js';
 import type { JobSpec, TaskFunction } from '../tasks.js';
 
-export interface WorkerInput {
+export interface WorkerJob {
   spec: JobSpec;
   module: string;
   exportName: string;
   logFile: string;
+  slot: number;
+}
+
+export interface WorkerInput {
+  jobs: WorkerJob[];
   logMaxBytes: number;
   logBackups: number;
-  slot: number;
+  /** After this long the batch returns what it has done; the coordinator sends the rest again. */
+  batchMs: number;
   /** Float64: the start time of the job in each slot; Int32 (after the times): 1 when it must stop. */
   shared: SharedArrayBuffer;
   slots: number;
 }
 
-export interface WorkerOutput {
-  result: unknown;
+export interface JobOutput {
+  /** Why the task failed (its error), or undefined when it succeeded. */
+  error?: string;
+  /** The task's return value as JSON, if it returned one JSON can hold. */
+  result?: string;
+  /** Wall time with fractions of a millisecond: what the coordinator sizes batches by. */
   wallMs: number;
   peakHeapMb: number;
   logBytes: number;
   logBackups: number;
   logWritten: boolean;
 }
+
+/** The jobs of the batch that ran, in order; those after them did not start. */
+export type WorkerOutput = JobOutput[];
+
+/** starts[slot] once its job has returned (the coordinator reads it if the thread dies). */
+const RETURNED = -1;
 
 const modules = new Map<string, Promise<Record<string, unknown>>>();
 
@@ -38,36 +56,67 @@ async function load(module: string): Promise<Record<string, unknown>> {
   return (await tsImport(module, import.meta.url)) as Record<string, unknown>;
 }
 
-export default async function runJob(input: WorkerInput): Promise<WorkerOutput> {
+export default async function runJobs(input: WorkerInput): Promise<WorkerOutput> {
   const starts = new Float64Array(input.shared, 0, input.slots);
   const stops = new Int32Array(input.shared, input.slots * 8, input.slots);
-  const started = Date.now();
-  starts[input.slot] = started;
-  const log = new JobLog(input.logFile, input.logMaxBytes, input.logBackups);
-  const controller = new AbortController();
+  const out: WorkerOutput = [];
+  let current: { slot: number; controller: AbortController } | undefined;
   // An async task sees its signal aborted; a synchronous one is stopped with its thread.
   const watch = setInterval(() => {
-    if (Atomics.load(stops, input.slot) === 1) controller.abort(new Error('the job was cancelled or ran past its timeout'));
+    if (current && Atomics.load(stops, current.slot) === 1) current.controller.abort(new Error('the job was cancelled or ran past its timeout'));
   }, 50);
-  const heapBefore = getHeapStatistics().total_heap_size;
+  const began = performance.now();
   try {
-    let loaded = modules.get(input.module);
-    if (!loaded) modules.set(input.module, (loaded = load(input.module)));
-    const fn = (await loaded)[input.exportName];
-    if (typeof fn !== 'function') throw new Error(`task module ${input.module} has no function export "${input.exportName}"`);
-    const result = await (fn as TaskFunction)(input.spec, { log: (m) => log.line(m), signal: controller.signal });
-    return {
-      result: result === undefined ? null : result,
-      wallMs: Date.now() - started,
-      peakHeapMb: Math.ceil(Math.max(heapBefore, getHeapStatistics().total_heap_size) / 2 ** 20),
-      logBytes: log.bytes,
-      logBackups: log.backups,
-      logWritten: log.written,
-    };
-  } catch (err) {
-    if (log.written || err instanceof Error) log.line(`FAILED: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
-    throw err;
+    for (const job of input.jobs) {
+      if (out.length > 0 && performance.now() - began > input.batchMs) break;
+      if (Atomics.load(stops, job.slot) === 1) {
+        out.push({ error: 'stopped before it began', wallMs: 0, peakHeapMb: 0, logBytes: 0, logBackups: 0, logWritten: false });
+        continue;
+      }
+      current = { slot: job.slot, controller: new AbortController() };
+      out.push(await runJob(job, input, starts, current.controller.signal));
+      starts[job.slot] = RETURNED;
+    }
   } finally {
     clearInterval(watch);
+  }
+  return out;
+}
+
+async function runJob(job: WorkerJob, input: WorkerInput, starts: Float64Array, signal: AbortSignal): Promise<JobOutput> {
+  const started = performance.now();
+  starts[job.slot] = Date.now();
+  const log = new JobLog(job.logFile, input.logMaxBytes, input.logBackups);
+  const heapBefore = getHeapStatistics().total_heap_size;
+  let result: string | undefined;
+  let error: string | undefined;
+  try {
+    let loaded = modules.get(job.module);
+    if (!loaded) modules.set(job.module, (loaded = load(job.module)));
+    const fn = (await loaded)[job.exportName];
+    if (typeof fn !== 'function') throw new Error(`task module ${job.module} has no function export "${job.exportName}"`);
+    result = toJson(await (fn as TaskFunction)(job.spec, { log: (m) => log.line(m), signal }));
+  } catch (err) {
+    error = messageOf(err) || 'the task failed';
+    if (log.written || err instanceof Error) log.line(`FAILED: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+  }
+  return {
+    error,
+    result,
+    wallMs: performance.now() - started,
+    peakHeapMb: Math.ceil(Math.max(heapBefore, getHeapStatistics().total_heap_size) / 2 ** 20),
+    logBytes: log.bytes,
+    logBackups: log.backups,
+    logWritten: log.written,
+  };
+}
+
+/** A result JSON cannot hold (a BigInt, a cycle) is not recorded; the job still succeeded. */
+function toJson(value: unknown): string | undefined {
+  if (value === undefined || value === null) return undefined;
+  try {
+    return JSON.stringify(value);
+  } catch {
+    return undefined;
   }
 }

@@ -34,16 +34,16 @@ export const selectJobStates = defineQuery('rms.selectJobStates', { ids: [1, 2] 
 });
 
 /**
- * The ids of the next READY jobs of a pool, highest priority first, then oldest. On
- * PostgreSQL rows another process is claiming are skipped, not waited for; Oracle cannot
- * lock a FETCH FIRST, so it locks what a bounded subquery picked.
+ * The next READY jobs of a pool, highest priority first, then oldest, with what an executor
+ * needs to run them. On PostgreSQL rows another process is claiming are skipped, not waited
+ * for; Oracle cannot lock a FETCH FIRST, so it locks what a bounded subquery picked.
  */
 export const selectClaimable = defineQuery('rms.selectClaimable', { pool: 'local', limit: 100 }, (knex, p, dialect) => {
-  const ready = () => knex('rms_job').select('id', 'workflowid', 'stepid').where({ status: 'READY', pool: p.pool });
-  if (dialect === 'sqlite') return ready().orderBy([{ column: 'priority', order: 'desc' }, 'id']).limit(p.limit);
-  if (dialect === 'postgresql') return ready().orderBy([{ column: 'priority', order: 'desc' }, 'id']).limit(p.limit).forUpdate().skipLocked();
-  const picked = knex.select('id').from(ready().orderBy([{ column: 'priority', order: 'desc' }, 'id']).as('c')).whereRaw('rownum <= ?', [p.limit]);
-  return knex('rms_job').select('id', 'workflowid', 'stepid').whereIn('id', picked).andWhere('status', 'READY').forUpdate().skipLocked();
+  const ready = (columns: readonly string[]) => knex('rms_job').select(columns).where({ status: 'READY', pool: p.pool });
+  if (dialect === 'sqlite') return ready(JOB_SPEC_COLUMNS).orderBy([{ column: 'priority', order: 'desc' }, 'id']).limit(p.limit);
+  if (dialect === 'postgresql') return ready(JOB_SPEC_COLUMNS).orderBy([{ column: 'priority', order: 'desc' }, 'id']).limit(p.limit).forUpdate().skipLocked();
+  const picked = knex.select('id').from(ready(['id']).orderBy([{ column: 'priority', order: 'desc' }, 'id']).as('c')).whereRaw('rownum <= ?', [p.limit]);
+  return knex('rms_job').select(JOB_SPEC_COLUMNS).whereIn('id', picked).andWhere('status', 'READY').forUpdate().skipLocked();
 });
 
 /** Moves jobs between states; `claimedBy` limits it to jobs this process holds. */
@@ -65,15 +65,6 @@ export const moveJobs = defineQuery(
     if (p.claimedBy !== null) q.andWhere('claimed_by', p.claimedBy);
     return q;
   },
-);
-
-/** The jobs just claimed, with their instance's parameters, which every task receives. */
-export const selectClaimed = defineQuery('rms.selectClaimed', { ids: [1, 2], claimedBy: 'host:123:ab12' }, (knex, p) =>
-  knex('rms_job as j')
-    .join('rms_workflow as w', 'w.id', 'j.workflowid')
-    .select([...JOB_SPEC_COLUMNS.map((c) => `j.${c}`), 'w.params'])
-    .whereIn('j.id', p.ids)
-    .andWhere({ 'j.status': 'CLAIMED', 'j.claimed_by': p.claimedBy }),
 );
 
 /** Renews the lease of every job this process holds: one statement, however many run. */
@@ -171,11 +162,14 @@ export const listQueue = defineQuery(
   },
 );
 
-/** All jobs of a step from one state to another, as a step starts, pauses or resumes. */
+/**
+ * All jobs of a step from one state to another, as a step starts, pauses or resumes; found
+ * through their instance (rms_job_wf_id_ix).
+ */
 export const moveStepJobs = defineQuery(
   'rms.moveStepJobs',
-  { stepid: 1, from: 'WAITING', to: 'READY', set: {} as Record<string, unknown> },
-  (knex, p) => knex('rms_job').update({ ...p.set, status: p.to }).where({ stepid: p.stepid, status: p.from }),
+  { workflowid: 1, stepid: 1, from: 'WAITING', to: 'READY', set: {} as Record<string, unknown> },
+  (knex, p) => knex('rms_job').update({ ...p.set, status: p.to }).where({ workflowid: p.workflowid, stepid: p.stepid, status: p.from }),
 );
 
 /** What reprocessing copies from an instance: each job's step, state and data specification. */

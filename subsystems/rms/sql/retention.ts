@@ -28,7 +28,7 @@ export const JOB_ARCHIVE_COLUMNS: ArchiveColumn[] = [
 
 /**
  * Finished jobs that ended before a time and whose log-file rows PFS has already purged,
- * oldest first (on the end_ix index): the next batch retention archives and deletes. A job
+ * oldest first (on rms_job_ended_ix): the next batch retention archives and deletes. A job
  * PFS still lists a log file for stays, so the pfs_log_file → rms_job key never fails.
  */
 export const selectPurgeableJobs = defineQuery('rms.selectPurgeableJobs', { before: 1767225600000, limit: 500 }, (knex, p) =>

@@ -83,3 +83,8 @@ export const listWorkflows = defineQuery(
     return q;
   },
 );
+
+/** The parameters of instances, which every task of theirs receives. */
+export const selectWorkflowParams = defineQuery('rms.selectWorkflowParams', { ids: [1, 2] }, (knex, p) =>
+  knex('rms_workflow').select('id', 'params').whereIn('id', p.ids),
+);

@@ -1,0 +1,81 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, test } from 'vitest';
+import type { Config } from '../../config/schema.js';
+import { LocalExecutor, type Ran } from '../../subsystems/pfs/local/executor.js';
+import { TaskTypes } from '../../subsystems/pfs/tasks.js';
+import type { ClaimedJob } from '../../subsystems/rms/index.js';
+
+const TASKS = new URL('../fixtures/rms-tasks.ts', import.meta.url).href;
+const CONFIG: Config['pfs']['local'] = { threads: 1, pipeline: 2, batchMs: 20, cpus: 0, memoryMb: 0, logMaxKb: 64, logBackups: 1 };
+
+let dir: string;
+let executor: LocalExecutor;
+let nextId = 1;
+
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'dpc-executor-'));
+  const tasks = new TaskTypes();
+  for (const name of ['noop', 'sleep', 'crashIf']) tasks.register({ name: `t.${name}`, kind: 'function', module: TASKS, export: name });
+  executor = new LocalExecutor(CONFIG, tasks, join(dir, 'log'), join(dir, 'out'));
+});
+afterEach(async () => {
+  await executor.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+function job(tasktype: string, dataspec: Record<string, unknown> = {}): ClaimedJob {
+  return {
+    id: nextId++, workflowid: 1, stepid: 1, tasktype, dataspec: JSON.stringify(dataspec), priority: 0, solutionid: null, attempts: 0, max_attempts: 1,
+    backoff_ms: 0, timeout_ms: null, cpus: 1, memory_mb: null, pool: 'local', reclaims: 0, params: null,
+  };
+}
+
+/** Hands the jobs to the executor in one turn of the event loop, as the dispatcher does after a claim. */
+function run(jobs: ClaimedJob[]): Promise<Ran[]> {
+  return Promise.all(
+    jobs.map((j) =>
+      executor.run(j, {
+        jobid: j.id, workflowid: j.workflowid, stepid: j.stepid, tasktype: j.tasktype, attempt: 1,
+        dataspec: JSON.parse(j.dataspec ?? '{}'), params: {}, solutionid: null, outputDir: executor.outputDir(j),
+      }),
+    ),
+  );
+}
+
+describe('the local executor sends jobs to its threads', () => {
+  test('short jobs go together, so it takes on many more of them than threads × pipeline', async () => {
+    expect(executor.capacity()).toBe(2);
+    const ran = await run(Array.from({ length: 300 }, () => job('t.noop')));
+    expect(ran.map((r) => r.outcome.status)).toEqual(Array(300).fill('SUCCESS'));
+    expect(ran[0].outcome).toMatchObject({ result: '{"ok":true}' });
+    expect(executor.capacity()).toBeGreaterThan(50);
+  });
+
+  test('jobs longer than a batch go one by one: it takes on no more than threads × pipeline', async () => {
+    const ran = await run(Array.from({ length: 4 }, () => job('t.sleep', { ms: 40 })));
+    expect(ran.map((r) => r.outcome.status)).toEqual(Array(4).fill('SUCCESS'));
+    expect(executor.capacity()).toBe(2);
+  });
+
+  test('a thread that dies in the middle of a batch fails only the job that ran; the others of its batch go back to the queue', async () => {
+    // Seen short first, so that the next ones are batched together.
+    await run(Array.from({ length: 50 }, () => job('t.crashIf')));
+    const batch = Array.from({ length: 9 }, (_, i) => job('t.crashIf', { crash: i === 4 }));
+    const ran = await run(batch);
+    expect(ran[4].outcome).toMatchObject({ status: 'FAILED', reason: expect.stringMatching(/worker thread crashed/) });
+    // Those before it had run, but their results went with the thread; those after had not begun.
+    for (const i of [0, 1, 2, 3, 5, 6, 7, 8]) expect(ran[i].outcome.status).toBe('HANDED_BACK');
+    expect((ran[0].outcome as { reason: string }).reason).toMatch(/before its result came back/);
+    expect((ran[8].outcome as { reason: string }).reason).toMatch(/before it began/);
+    // The pool has a new thread, and the same jobs succeed there.
+    expect((await run([job('t.crashIf')]))[0].outcome.status).toBe('SUCCESS');
+  });
+
+  test('a batch that runs past its time returns what it did, and the rest go again: every job ends once', async () => {
+    await run([job('t.sleep', { ms: 1 })]);
+    const ran = await run(Array.from({ length: 40 }, () => job('t.sleep', { ms: 5 })));
+    expect(ran.map((r) => r.outcome.status)).toEqual(Array(40).fill('SUCCESS'));
+  });
+});
