@@ -81,6 +81,8 @@ export const configSchema = z
         /** A claimed job whose holder stops renewing its lease for this long is handed back to the queue. */
         jobLeaseMs: z.number().int().min(500),
         reapMs: z.number().int().min(50),
+        /** A job handed back this many times because the process running it died fails instead: it may be what kills them. */
+        maxReclaims: z.number().int().min(1).max(1000),
         cron: z.object({ catchUp: z.boolean(), lookbackDays: z.number().int().min(0).max(366) }).strict(),
         retention: z
           .object({ enabled: z.boolean(), days: z.number().int().min(1), batchSize: z.number().int().min(1).max(10000), intervalMs: z.number().int().min(1000) })

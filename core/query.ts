@@ -35,3 +35,16 @@ export function insertedId(rows: unknown[]): number {
   if (first === undefined) throw new Error('insert returned no id');
   return typeof first === 'object' ? Number(first.id) : Number(first);
 }
+
+/** Oracle takes at most 1000 expressions in an IN list. */
+export const IN_LIST_MAX = 1000;
+
+/** Rows in one multi-row insert: Knex writes it for SQLite as a compound select, of at most 500 terms. */
+export const INSERT_ROWS_MAX = 500;
+
+/** The items in slices of at most `size`: for IN lists and multi-row inserts. */
+export function chunks<T>(items: readonly T[], size = IN_LIST_MAX): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}

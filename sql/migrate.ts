@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
-import { offlineKnex, type Dialect, type Db } from '../core/db.js';
+import { isUniqueViolation, offlineKnex, type Dialect, type Db } from '../core/db.js';
+import { messageOf } from '../core/errors.js';
 import { Ddl } from './ddl.js';
 import * as schema0001 from './migrations/0001_schema.js';
 import * as runManagement0002 from './migrations/0002_run_management.js';
@@ -37,9 +38,6 @@ export function schemaSql(dialect: Dialect): string {
 
 /** Runs the migrations not yet applied; returns the names it ran. */
 export async function migrate(db: Db, options: { schema?: string } = {}): Promise<string[]> {
-  if (db.dialect === 'postgresql' && options.schema && options.schema !== 'public') {
-    await db.knex.raw('create schema if not exists ??', [options.schema]);
-  }
   const compiled = new Map(compileMigrations(db.dialect).map((m) => [m.name, m.statements]));
   const source: Knex.MigrationSource<string> = {
     getMigrations: async () => [...compiled.keys()],
@@ -53,8 +51,30 @@ export async function migrate(db: Db, options: { schema?: string } = {}): Promis
       },
     }),
   };
-  const [, ran] = (await db.knex.migrate.latest({ migrationSource: source, tableName: MIGRATION_TABLE })) as [number, string[]];
-  return ran;
+  // Servers started together on a new database all migrate: one creates the schema and the
+  // ledger first and takes knex's migration lock, the others wait for it and then find
+  // nothing to run.
+  const deadline = Date.now() + MIGRATION_WAIT_MS;
+  for (;;) {
+    try {
+      if (db.dialect === 'postgresql' && options.schema && options.schema !== 'public') {
+        await db.knex.raw('create schema if not exists ??', [options.schema]);
+      }
+      const [, ran] = (await db.knex.migrate.latest({ migrationSource: source, tableName: MIGRATION_TABLE })) as [number, string[]];
+      return ran;
+    } catch (err) {
+      if (!isMigrationRace(err) || Date.now() > deadline) throw err;
+      await new Promise((r) => setTimeout(r, 200 + Math.random() * 300));
+    }
+  }
+}
+
+/** How long a server waits for another one's migrations before it gives up. */
+const MIGRATION_WAIT_MS = 120_000;
+
+/** Another process migrates: it holds knex's lock, or created the ledger tables a moment before us. */
+function isMigrationRace(err: unknown): boolean {
+  return (err as { name?: string })?.name === 'MigrationLocked' || isUniqueViolation(err) || /already exists|ORA-00955/i.test(messageOf(err));
 }
 
 /** True once the migrations have run on this database (its DPC schema exists). */

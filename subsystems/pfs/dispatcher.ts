@@ -3,6 +3,7 @@ import type { Logger } from 'winston';
 import type { Config } from '../../config/schema.js';
 import type { Clock } from '../../core/clock.js';
 import { isOutage } from '../../core/db.js';
+import { chunks, INSERT_ROWS_MAX } from '../../core/query.js';
 import { messageOf } from '../../core/errors.js';
 import type { ClaimedJob, Outcome, RmsService } from '../rms/index.js';
 import type { LocalExecutor, Ran } from './local/executor.js';
@@ -142,7 +143,13 @@ export class Dispatcher {
     const ended = new Set(outcomes.map((o) => o.job.id));
     const started: ClaimedJob[] = [];
     const notYet: ClaimedJob[] = [];
-    for (const job of this.dispatched) if (!ended.has(job.id)) (this.executor.hasStarted(job.id) ? started : notYet).push(job);
+    // A job is written RUNNING once it has run for flushMs: most short ones end before, and go from CLAIMED to their end.
+    const startedBefore = Date.now() - this.config.pfs.flushMs;
+    for (const job of this.dispatched) {
+      if (ended.has(job.id)) continue;
+      const at = this.executor.startedAt(job.id);
+      (at !== undefined && at <= startedBefore ? started : notYet).push(job);
+    }
     this.dispatched = notYet;
     this.outcomes = [];
     this.logs = [];
@@ -176,8 +183,8 @@ export class Dispatcher {
 
   private async insertLogFiles(trx: Knex.Transaction, logs: (NonNullable<Ran['log']> & { job: ClaimedJob })[]): Promise<void> {
     const now = this.clock.now();
-    await insertLogFiles(trx, {
-      rows: logs.map((l) => ({
+    for (const part of chunks(logs, INSERT_ROWS_MAX)) {
+      const rows = part.map((l) => ({
         filename: l.filename,
         jobid: l.job.id,
         subsystem: 'pfs',
@@ -188,8 +195,9 @@ export class Dispatcher {
         bytes: l.bytes,
         created: now,
         updated: now,
-      })),
-    });
+      }));
+      await insertLogFiles(trx, { rows });
+    }
   }
 
   /** Renews the leases of held jobs, and stops those this process no longer holds. */
@@ -212,7 +220,9 @@ export class Dispatcher {
       this.outageLogged = true;
       return;
     }
-    this.log.error(what, { error: messageOf(err) });
+    // A database error's message carries its whole statement: hundreds of rows for a batch.
+    const error = messageOf(err);
+    this.log.error(what, { error: error.length > 1000 ? `${error.slice(0, 500)} … ${error.slice(-300)}` : error });
   }
 }
 

@@ -67,7 +67,7 @@ export function createRms(
         .catch((err) => log.warn('could not write the mission log', { ...fields, error: messageOf(err) }));
     }
   };
-  const queue = new JobQueue(db, bus, clock, ctx.processId, config.rms.jobLeaseMs, onFinished);
+  const queue = new JobQueue(db, bus, clock, ctx.processId, config.rms.jobLeaseMs, config.rms.maxReclaims, onFinished);
   const actions = new Actions({ db, bus, clock, audit: (trx, e) => services.smas.audit(trx, e), onFinished });
   const reads = new Reads(db);
 

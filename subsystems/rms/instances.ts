@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import { insertedId } from '../../core/query.js';
+import { chunks, insertedId, INSERT_ROWS_MAX } from '../../core/query.js';
 import type { Bus } from '../ems/index.js';
 import { settleWorkflow, type Finished } from './bookkeeping.js';
 import { expandStep, MAX_PRIORITY, type Params } from './definition.js';
@@ -10,7 +10,7 @@ import { insertCounts } from './sql/jobCounts.js';
 import { insertJobs } from './sql/jobs.js';
 import { insertStep, insertStepDeps } from './sql/steps.js';
 import { insertWorkflow, selectWorkflowByRun, setWorkflowSolution } from './sql/workflows.js';
-import { chunks, emptyCounts, JobWork, type JobStatus } from './work.js';
+import { emptyCounts, JobWork, type JobStatus } from './work.js';
 
 export type TriggerKind = 'CRON' | 'DATA' | 'MANUAL' | 'BACKFILL' | 'REPROCESS';
 
@@ -39,7 +39,6 @@ export interface Started {
 }
 
 const DATASPEC_MAX = 4000;
-const JOB_ROWS_PER_INSERT = 500;
 
 /**
  * Creates an instance of a registered definition version in one transaction: the
@@ -123,7 +122,7 @@ export async function createInstance(
     await insertCounts(trx, { rows: (Object.keys(counts) as JobStatus[]).map((status) => ({ workflowid: id, stepid, status, jobs: counts[status] })) });
     if (specs === 'done') continue;
     const jobPriority = Math.max(-MAX_PRIORITY, Math.min(MAX_PRIORITY, priority + (step.priority ?? 0)));
-    for (const part of chunks(specs, JOB_ROWS_PER_INSERT)) {
+    for (const part of chunks(specs, INSERT_ROWS_MAX)) {
       await insertJobs(trx, {
         rows: part.map((dataspec) => ({
           workflowid: id,

@@ -1,11 +1,12 @@
 import type { Knex } from 'knex';
 import type { Clock } from '../../core/clock.js';
 import type { Db } from '../../core/db.js';
+import { chunks } from '../../core/query.js';
 import type { Bus } from '../ems/index.js';
 import { advance, type Finished } from './bookkeeping.js';
 import { renewJobLeases, selectClaimable, selectDueRetries, selectLapsed, selectLostJobs } from './sql/jobs.js';
 import { selectWorkflowParams } from './sql/workflows.js';
-import { chunks, groupBy, JobWork, ref, type JobRef } from './work.js';
+import { groupBy, JobWork, ref, type JobRef, type PerJob } from './work.js';
 
 /** A claimed job, as an executor receives it. */
 export interface ClaimedJob extends JobRef {
@@ -75,6 +76,8 @@ export class JobQueue {
     private readonly clock: Clock,
     private readonly processId: string,
     private readonly leaseMs: number,
+    /** Times a job may be handed back after its process died before it fails instead. */
+    private readonly maxReclaims: number,
     /** Called after commit with the instances that ended. */
     private readonly onFinished: (finished: Finished[]) => void,
   ) {}
@@ -139,16 +142,24 @@ export class JobQueue {
   }
 
   private async settleOutcomes(work: JobWork, outcomes: readonly Outcome[], now: number): Promise<void> {
-    // Successes with the same figures go in one statement: no-op jobs in bulk.
+    // All successes in one statement; the figures that differ from job to job go in CASEs.
     const successes = outcomes.filter((o) => o.status === 'SUCCESS');
-    const alike = groupBy(successes, (o) => JSON.stringify([o.result ?? null, o.wallMs ?? null, o.cpuMs ?? null, o.peakMemMb ?? null, o.logs ?? null]));
-    for (const group of alike.values()) {
-      const o = group[0];
-      const set = {
-        endtime: now, lease_until: null, reason: null, result: o.result ?? null,
-        wall_ms: o.wallMs ?? null, cpu_ms: o.cpuMs ?? null, peak_mem_mb: o.peakMemMb ?? null, logs: o.logs ?? null,
+    if (successes.length > 0) {
+      const figures = {
+        result: (o: (typeof successes)[number]) => o.result ?? null,
+        wall_ms: (o: (typeof successes)[number]) => o.wallMs ?? null,
+        cpu_ms: (o: (typeof successes)[number]) => o.cpuMs ?? null,
+        peak_mem_mb: (o: (typeof successes)[number]) => o.peakMemMb ?? null,
+        logs: (o: (typeof successes)[number]) => o.logs ?? null,
       };
-      await this.settle(work, group.map((g) => g.job), 'SUCCESS', set, ['attempts']);
+      const set: Record<string, unknown> = { endtime: now, lease_until: null, reason: null };
+      const perJob: PerJob = {};
+      for (const [column, of] of Object.entries(figures) as [keyof typeof figures, (o: (typeof successes)[number]) => string | number | null][]) {
+        const values = successes.map(of);
+        if (values.every((v) => v === values[0])) set[column] = values[0];
+        else perJob[column] = new Map(successes.map((o, i) => [o.job.id, values[i]]));
+      }
+      await this.settle(work, successes.map((o) => o.job), 'SUCCESS', set, ['attempts'], perJob);
     }
     for (const o of outcomes) {
       if (o.status === 'FAILED') {
@@ -179,11 +190,12 @@ export class JobQueue {
     to: 'SUCCESS' | 'FAILED' | 'RETRY_WAIT' | 'READY',
     set: Record<string, unknown>,
     increment: ('attempts' | 'reclaims')[],
+    perJob: PerJob = {},
   ): Promise<number> {
     let moved = 0;
     for (const [from, group] of groupBy(jobs, (j) => (this.running.has(j.id) ? 'RUNNING' : 'CLAIMED'))) {
-      const n = await work.move(group, from, to, set, this.processId, increment);
-      moved += n === group.length ? n : n + (await work.move(group, from === 'CLAIMED' ? 'RUNNING' : 'CLAIMED', to, set, this.processId, increment));
+      const n = await work.move(group, from, to, set, this.processId, increment, perJob);
+      moved += n === group.length ? n : n + (await work.move(group, from === 'CLAIMED' ? 'RUNNING' : 'CLAIMED', to, set, this.processId, increment, perJob));
     }
     return moved;
   }
@@ -204,7 +216,8 @@ export class JobQueue {
 
   /**
    * Hands back the jobs whose holder stopped renewing their lease (it died): READY again, or
-   * WAITING in a paused instance; no attempt is used. Returns how many.
+   * WAITING in a paused instance; no attempt is used. A job whose processes died under it
+   * `maxReclaims` times fails instead: it may be what kills them. Returns how many moved.
    */
   async reap(limit = 500): Promise<number> {
     return this.requeue(selectLapsed, limit, { claimed_by: null, lease_until: null, reason: 'handed back: the process running it stopped renewing its lease' }, true);
@@ -216,22 +229,30 @@ export class JobQueue {
   }
 
   private async requeue(select: typeof selectLapsed, limit: number, set: Record<string, unknown>, reclaim: boolean): Promise<number> {
+    type Row = JobRef & { status: 'CLAIMED' | 'RUNNING' | 'RETRY_WAIT'; wfstatus: string; reclaims?: number };
     const { moved, finished } = await transaction(this.db, async (trx) => {
-      const rows = ((await select(trx, { now: this.clock.now(), limit })) as (JobRef & { status: 'CLAIMED' | 'RUNNING' | 'RETRY_WAIT'; wfstatus: string })[]).map((r) => ({ ...ref(r), status: r.status, wfstatus: r.wfstatus }));
+      const now = this.clock.now();
+      const rows = ((await select(trx, { now, limit })) as Row[]).map((r) => ({ ...ref(r), status: r.status, wfstatus: r.wfstatus, reclaims: Number(r.reclaims ?? 0) }));
       const work = new JobWork(trx);
       let n = 0;
+      const poison = (r: (typeof rows)[number]) => reclaim && r.reclaims + 1 >= this.maxReclaims;
 
-      for (const [key, group] of groupBy(rows, (r) => `${r.status}|${r.wfstatus === 'PAUSED' ? 'WAITING' : 'READY'}`)) {
+      for (const [key, group] of groupBy(rows.filter((r) => !poison(r)), (r) => `${r.status}|${r.wfstatus === 'PAUSED' ? 'WAITING' : 'READY'}`)) {
         const [from, to] = key.split('|') as ['CLAIMED' | 'RUNNING' | 'RETRY_WAIT', 'WAITING' | 'READY'];
         n += await work.move(group, from, to, set, null, reclaim ? ['reclaims'] : []);
       }
-      return { moved: n, finished: await advance(work, this.bus, this.clock.now()) };
+      for (const r of rows.filter(poison)) {
+        const reason = `the processes running it died ${r.reclaims + 1} times (rms.maxReclaims): it fails so as not to take more down`;
+        if ((await work.move([r], r.status, 'FAILED', { lease_until: null, endtime: now, reason }, null, ['reclaims'])) === 0) continue;
+        n += 1;
+        await this.bus.publish(trx, 'job.finished', { jobid: r.id, workflowid: r.workflowid, status: 'FAILED', reason });
+      }
+      return { moved: n, finished: await advance(work, this.bus, now) };
     });
     if (finished.length > 0) this.onFinished(finished);
     return moved;
   }
 }
-
 
 function toClaimed(r: ClaimedJob): ClaimedJob {
   return {

@@ -1,10 +1,14 @@
 import type { Knex } from 'knex';
+import { chunks, IN_LIST_MAX } from '../../core/query.js';
 import { addToCount, countsOfSteps } from './sql/jobCounts.js';
 import { moveJobs } from './sql/jobs.js';
 
 export type JobStatus = 'WAITING' | 'READY' | 'CLAIMED' | 'RUNNING' | 'RETRY_WAIT' | 'SUCCESS' | 'FAILED' | 'CANCELLED';
 export const ACTIVE: readonly JobStatus[] = ['WAITING', 'READY', 'CLAIMED', 'RUNNING', 'RETRY_WAIT'];
 export const FINISHED: readonly JobStatus[] = ['SUCCESS', 'FAILED', 'CANCELLED'];
+
+/** Values of a change that differ from job to job, by column then job id. */
+export type PerJob = Partial<Record<'result' | 'wall_ms' | 'cpu_ms' | 'peak_mem_mb' | 'logs', ReadonlyMap<number, string | number | null>>>;
 
 /** A job as a change needs to know it: where it is, and in which state. */
 export interface JobRef {
@@ -16,15 +20,6 @@ export interface JobRef {
 /** A job reference from a row, whose ids may come back as text or bigint. */
 export function ref(r: JobRef): JobRef {
   return { id: Number(r.id), workflowid: Number(r.workflowid), stepid: Number(r.stepid) };
-}
-
-/** Oracle takes at most 1000 expressions in an IN list. */
-export const IN_LIST_MAX = 1000;
-
-export function chunks<T>(items: readonly T[], size = IN_LIST_MAX): T[][] {
-  const out: T[][] = [];
-  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
-  return out;
 }
 
 /**
@@ -51,11 +46,14 @@ export class JobWork {
     set: Record<string, unknown> = {},
     claimedBy: string | null = null,
     increment: ('attempts' | 'reclaims')[] = [],
+    perJob: PerJob = {},
   ): Promise<number> {
     let moved = 0;
     for (const [stepid, ofStep] of groupBy(jobs, (j) => j.stepid)) {
-      for (const part of chunks(ofStep.map((j) => j.id).sort((a, b) => a - b))) {
-        const n = Number(await moveJobs(this.trx, { ids: part, from, to, set, claimedBy, increment }));
+      // Fewer ids per statement when each carries its own values: two more parameters per column.
+      const size = Object.keys(perJob).length > 0 ? Math.floor(IN_LIST_MAX / 2) : IN_LIST_MAX;
+      for (const part of chunks(ofStep.map((j) => j.id).sort((a, b) => a - b), size)) {
+        const n = Number(await moveJobs(this.trx, { ids: part, from, to, set, claimedBy, increment, perJob }));
         if (n > 0) this.count(ofStep[0].workflowid, stepid, from, to, n);
         moved += n;
       }

@@ -6,7 +6,8 @@ import { insertedId } from '../../core/query.js';
 import { projectRoot } from '../../server/paths.js';
 import { compileMigrations, migrate, MIGRATION_TABLE, schemaSql } from '../../sql/migrate.js';
 import { insertLogEntry, listLogEntries, type LogEntryRow } from '../../subsystems/ems/sql/missionLog.js';
-import { testDb, testDialect, type TestEnv } from '../helpers/env.js';
+import { openDb } from '../../server/db.js';
+import { testDb, testDialect, testEnv, type TestEnv } from '../helpers/env.js';
 import { createTables, ddlIdentifiers, identifierProblems, statements, type CreateTable } from './oracle.js';
 
 const DIALECTS: Dialect[] = ['sqlite', 'postgresql', 'oracle'];
@@ -214,6 +215,20 @@ describe(`the migrated ${testDialect} database`, () => {
     for (const table of ddl) {
       const columns = Object.keys(await t.db.knex(table.table).columnInfo()).sort();
       expect(columns, table.table).toEqual(table.columns.map((c) => c.name).sort());
+    }
+  });
+
+  test('two servers migrating a new database at once both start: the migrations run once', async () => {
+    const t = await testEnv();
+    const dbs = [await openDb(t.config), await openDb(t.config)];
+    try {
+      const ran = await Promise.all(dbs.map((d) => migrate(d, { schema: t.config.db.postgresql.schema })));
+      expect(ran.flat().sort()).toEqual(compileMigrations(testDialect).map((m) => m.name).sort());
+      const [{ n }] = (await dbs[0].knex(MIGRATION_TABLE).count({ n: '*' })) as { n: number | string }[];
+      expect(Number(n)).toBe(ran.flat().length);
+    } finally {
+      for (const d of dbs) await d.knex.destroy();
+      await t.cleanup();
     }
   });
 

@@ -125,10 +125,14 @@ export class LocalExecutor {
     return this.free() > 0;
   }
 
-  /** True once a held job began to run (a job may wait in its thread behind others). */
-  hasStarted(jobid: number): boolean {
+  /**
+   * When a held job began to run (Unix ms), or undefined if it waits in its thread behind
+   * others, or has already returned.
+   */
+  startedAt(jobid: number): number | undefined {
     const held = this.held.get(jobid);
-    return held !== undefined && this.starts[held.slot] !== 0;
+    const started = held === undefined ? 0 : this.starts[held.slot];
+    return started > 0 ? started : undefined;
   }
 
   runningIds(): number[] {

@@ -1,0 +1,34 @@
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { HELD_POOL } from '../fixtures/rms-workflows.js';
+import { jobsOf, operator, startHarness, type Harness } from '../fixtures/rms-harness.js';
+
+let h: Harness;
+beforeAll(async () => {
+  h = await startHarness();
+});
+afterAll(async () => {
+  await h?.stop();
+});
+
+describe('the queue as the console reads it', () => {
+  test('lists the READY jobs of a pool by priority, then age, page after page, each job once', async () => {
+    // Three instances of three jobs in a pool no executor claims from; priorities 5, 0 and -1, mixed.
+    const ids: number[] = [];
+    for (let i = 0; i < 3; i++) ids.push(...(await jobsOf(h, (await h.rms.start('held', {}, operator)).id)).map((j) => Number(j.id)));
+    const priority = new Map(ids.map((id, i) => [id, [5, 0, -1][i % 3]]));
+    for (const [id, p] of priority) if (p !== 0) await h.rms.actions.setPriority(id, p, operator);
+    const expected = [...ids].sort((a, b) => priority.get(b)! - priority.get(a)! || a - b);
+
+    const seen: number[] = [];
+    let after: { afterPriority?: number; afterId?: number } = {};
+    for (let page = 0; page < 10; page++) {
+      const rows = await h.rms.reads.queue(HELD_POOL, { ...after, limit: 2 });
+      if (rows.length === 0) break;
+      expect(rows.length).toBeLessThanOrEqual(2);
+      seen.push(...rows.map((r) => Number(r.id)));
+      const last = rows.at(-1)!;
+      after = { afterPriority: Number(last.priority), afterId: Number(last.id) };
+    }
+    expect(seen).toEqual(expected);
+  });
+});
