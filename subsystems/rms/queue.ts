@@ -145,17 +145,11 @@ export class JobQueue {
     // All successes in one statement; the figures that differ from job to job go in CASEs.
     const successes = outcomes.filter((o) => o.status === 'SUCCESS');
     if (successes.length > 0) {
-      const figures = {
-        result: (o: (typeof successes)[number]) => o.result ?? null,
-        wall_ms: (o: (typeof successes)[number]) => o.wallMs ?? null,
-        cpu_ms: (o: (typeof successes)[number]) => o.cpuMs ?? null,
-        peak_mem_mb: (o: (typeof successes)[number]) => o.peakMemMb ?? null,
-        logs: (o: (typeof successes)[number]) => o.logs ?? null,
-      };
+      const rows = successes.map((o) => ({ result: o.result ?? null, ...measuredColumns(o) }));
       const set: Record<string, unknown> = { endtime: now, lease_until: null, reason: null };
       const perJob: PerJob = {};
-      for (const [column, of] of Object.entries(figures) as [keyof typeof figures, (o: (typeof successes)[number]) => string | number | null][]) {
-        const values = successes.map(of);
+      for (const column of Object.keys(rows[0]) as (keyof (typeof rows)[number])[]) {
+        const values = rows.map((r) => r[column]);
         if (values.every((v) => v === values[0])) set[column] = values[0];
         else perJob[column] = new Map(successes.map((o, i) => [o.job.id, values[i]]));
       }
@@ -164,7 +158,7 @@ export class JobQueue {
     for (const o of outcomes) {
       if (o.status === 'FAILED') {
         const used = o.job.attempts + 1;
-        const measured = { wall_ms: o.wallMs ?? null, cpu_ms: o.cpuMs ?? null, peak_mem_mb: o.peakMemMb ?? null, logs: o.logs ?? null, lease_until: null };
+        const measured = { ...measuredColumns(o), lease_until: null };
         const reason = o.reason.slice(0, REASON_MAX);
         if (used < o.job.max_attempts) {
           const runAfter = now + o.job.backoff_ms * 2 ** (used - 1);
@@ -252,6 +246,11 @@ export class JobQueue {
     if (finished.length > 0) this.onFinished(finished);
     return moved;
   }
+}
+
+/** What an executor measured of a job, as rms_job columns. */
+function measuredColumns(o: Measured): { wall_ms: number | null; cpu_ms: number | null; peak_mem_mb: number | null; logs: string | null } {
+  return { wall_ms: o.wallMs ?? null, cpu_ms: o.cpuMs ?? null, peak_mem_mb: o.peakMemMb ?? null, logs: o.logs ?? null };
 }
 
 function toClaimed(r: ClaimedJob): ClaimedJob {

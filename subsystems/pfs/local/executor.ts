@@ -8,7 +8,7 @@ import type { ClaimedJob, Outcome } from '../../rms/index.js';
 import { JobLog, jobLogName } from '../jobLog.js';
 import type { JobSpec, TaskType, TaskTypes } from '../tasks.js';
 import { runProgram } from './program.js';
-import type { JobOutput, WorkerInput, WorkerJob, WorkerOutput } from './worker.js';
+import { RETURNED, type JobOutput, type WorkerInput, type WorkerJob, type WorkerOutput } from './worker.js';
 
 /** How long a cancelled or timed-out TypeScript task has to return before its thread is stopped. */
 const STOP_GRACE_MS = 1000;
@@ -16,8 +16,6 @@ const STOP_GRACE_MS = 1000;
 const MAX_BATCH = 256;
 /** Jobs the executor holds at most, whatever its threads and pipeline. */
 const MAX_HELD = 8192;
-/** starts[slot] once its job has returned: it ran, but its thread may still die before saying how. */
-const RETURNED = -1;
 
 export interface Ran {
   outcome: Outcome;

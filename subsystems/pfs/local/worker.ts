@@ -44,8 +44,8 @@ export interface JobOutput {
 /** The jobs of the batch that ran, in order; those after them did not start. */
 export type WorkerOutput = JobOutput[];
 
-/** starts[slot] once its job has returned (the coordinator reads it if the thread dies). */
-const RETURNED = -1;
+/** starts[slot] once its job has returned: it ran, but its thread may still die before saying how. */
+export const RETURNED = -1;
 
 const modules = new Map<string, Promise<Record<string, unknown>>>();
 
