@@ -1,3 +1,4 @@
+import type { Knex } from 'knex';
 import { defineQuery } from '../../../core/query.js';
 
 /** What an executor needs of a job to run it. */
@@ -46,7 +47,17 @@ export const selectClaimable = defineQuery('rms.selectClaimable', { pool: 'local
   return knex('rms_job').select(JOB_SPEC_COLUMNS).whereIn('id', picked).andWhere('status', 'READY').forUpdate().skipLocked();
 });
 
-/** Moves jobs between states; `claimedBy` limits it to jobs this process holds. */
+/** The PostgreSQL array type of each column whose value differs from job to job. */
+const PER_JOB_TYPES = { result: 'text', wall_ms: 'bigint', cpu_ms: 'bigint', peak_mem_mb: 'integer', logs: 'text' } as const;
+
+export type PerJobColumn = keyof typeof PER_JOB_TYPES;
+
+/**
+ * Moves jobs between states; `claimedBy` limits it to jobs this process holds. On
+ * PostgreSQL the ids and each job's own values go as arrays, joined through unnest: a
+ * batch is a handful of parameters, not thousands, and each row finds its values by the
+ * join instead of down a CASE as long as the batch.
+ */
 export const moveJobs = defineQuery(
   'rms.moveJobs',
   {
@@ -57,21 +68,26 @@ export const moveJobs = defineQuery(
     /** Counters to add one to: attempts when a job ends, reclaims when it is handed back. */
     increment: [] as ('attempts' | 'reclaims')[],
     claimedBy: null as string | null,
-    /** Columns whose value differs from job to job (each job's result, log): one CASE each, so the batch stays one statement. */
-    perJob: { result: new Map([[1, '{"n":2}']]) } as Partial<Record<'result' | 'wall_ms' | 'cpu_ms' | 'peak_mem_mb' | 'logs', ReadonlyMap<number, string | number | null>>>,
+    /** Columns whose value differs from job to job (each job's result, log), with a value for each id. */
+    perJob: { result: new Map([[1, '{"n":2}']]) } as Partial<Record<PerJobColumn, ReadonlyMap<number, string | number | null>>>,
   },
-  (knex, p) => {
+  (knex, p, dialect) => {
     const set: Record<string, unknown> = { ...p.set, status: p.to };
-    for (const column of p.increment) set[column] = knex.raw('?? + 1', [column]);
-    for (const [column, values] of Object.entries(p.perJob)) {
-      const ofBatch = p.ids.filter((id) => values.has(id));
-      if (ofBatch.length === 0) continue;
-      const whens = ofBatch.map(() => 'when ? then ?').join(' ');
-      set[column] = knex.raw(`case ?? ${whens} else ?? end`, ['id', ...ofBatch.flatMap((id) => [id, values.get(id) ?? null]), column]);
+    for (const column of p.increment) set[column] = knex.raw('?? + 1', [`rms_job.${column}`]);
+    const perJob = Object.entries(p.perJob) as [PerJobColumn, ReadonlyMap<number, string | number | null>][];
+    const pg = dialect === 'postgresql';
+    for (const [column, byId] of perJob) {
+      set[column] = pg ? knex.ref(`v.${column}`) : knex.raw(`case ?? ${p.ids.map(() => 'when ? then ?').join(' ')} end`, ['id', ...p.ids.flatMap((id) => [id, byId.get(id) ?? null])]);
     }
-    const q = knex('rms_job').update(set).whereIn('id', p.ids).andWhere('status', p.from);
-    if (p.claimedBy !== null) q.andWhere('claimed_by', p.claimedBy);
-    return q;
+    const q = knex('rms_job').update(set).where('rms_job.status', p.from);
+    if (p.claimedBy !== null) q.andWhere('rms_job.claimed_by', p.claimedBy);
+    if (!pg) return q.whereIn('rms_job.id', p.ids);
+    if (perJob.length === 0) return q.whereRaw('?? = any(?::bigint[])', ['rms_job.id', p.ids]);
+    const arrays = perJob.map(([column]) => `?::${PER_JOB_TYPES[column]}[]`).join(', ');
+    // Arrays are bound whole; pg writes each as one array literal.
+    const values = perJob.map(([, byId]) => p.ids.map((id) => byId.get(id) ?? null)) as unknown as Knex.RawBinding[];
+    const from = knex.raw(`unnest(?::bigint[], ${arrays}) as v(id, ${perJob.map(([column]) => column).join(', ')})`, [p.ids, ...values]);
+    return q.updateFrom(from).whereRaw('?? = ??', ['rms_job.id', 'v.id']);
   },
 );
 
