@@ -13,11 +13,28 @@ export interface Query<P> {
   (knex: Knex | Knex.Transaction, params: P): Built;
   readonly queryName: string;
   readonly example: P;
+  /** The dialects it is written for: all three, unless one cannot say it in one statement. */
+  readonly dialects: readonly Dialect[];
 }
 
-export function defineQuery<P>(queryName: string, example: P, build: (knex: Knex, params: P, dialect: Dialect) => Built): Query<P> {
-  const query = (knex: Knex | Knex.Transaction, params: P) => build(knex as Knex, params, dialectOf(knex));
-  return Object.assign(query, { queryName, example });
+export const DIALECTS: readonly Dialect[] = ['sqlite', 'postgresql', 'oracle'];
+
+/**
+ * A query of `dialects` only (one Oracle cannot write, such as an update returning many
+ * rows) refuses the others: its caller takes another way there.
+ */
+export function defineQuery<P>(
+  queryName: string,
+  example: P,
+  build: (knex: Knex, params: P, dialect: Dialect) => Built,
+  dialects: readonly Dialect[] = DIALECTS,
+): Query<P> {
+  const query = (knex: Knex | Knex.Transaction, params: P) => {
+    const dialect = dialectOf(knex);
+    if (!dialects.includes(dialect)) throw new Error(`query ${queryName} is not written for ${dialect}`);
+    return build(knex as Knex, params, dialect);
+  };
+  return Object.assign(query, { queryName, example, dialects });
 }
 
 const dialects: Record<string, Dialect> = { 'better-sqlite3': 'sqlite', pg: 'postgresql', oracledb: 'oracle' };

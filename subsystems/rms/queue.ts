@@ -1,10 +1,10 @@
 import type { Knex } from 'knex';
 import type { Clock } from '../../core/clock.js';
 import type { Db } from '../../core/db.js';
-import { chunks } from '../../core/query.js';
+import { chunks, dialectOf } from '../../core/query.js';
 import type { Bus } from '../ems/index.js';
 import { advance, type Finished } from './bookkeeping.js';
-import { renewJobLeases, selectClaimable, selectDueRetries, selectLapsed, selectLostJobs } from './sql/jobs.js';
+import { claimedColumns, claimJobs, renewJobLeases, selectClaimable, selectDueRetries, selectLapsed, selectLostJobs } from './sql/jobs.js';
 import { selectWorkflowParams } from './sql/workflows.js';
 import { groupBy, JobWork, ref, type JobRef, type PerJob } from './work.js';
 
@@ -60,6 +60,8 @@ export async function transaction<T>(db: Db, fn: (trx: Knex.Transaction) => Prom
 }
 
 const REASON_MAX = 2000;
+/** Instances whose parameters a queue keeps at most. */
+const PARAMS_KEPT = 10_000;
 
 /**
  * The durable job queue (rms_job): claims by priority then age, leases renewed by a
@@ -69,6 +71,8 @@ const REASON_MAX = 2000;
 export class JobQueue {
   /** Jobs this process recorded as RUNNING and has not yet recorded as ended. */
   private readonly running = new Set<number>();
+  /** Parameters of the instances whose jobs this process claimed lately. */
+  private readonly params = new Map<number, string | null>();
 
   constructor(
     private readonly db: Db,
@@ -131,14 +135,27 @@ export class JobQueue {
   }
 
   private async claimIn(work: JobWork, pool: string, limit: number, now: number): Promise<ClaimedJob[]> {
-    const picked = ((await selectClaimable(work.trx, { pool, limit })) as ClaimedJob[]).map(toClaimed);
-    if (picked.length === 0) return [];
-    await work.move(picked, 'READY', 'CLAIMED', { claimed_by: this.processId, lease_until: now + this.leaseMs, starttime: now });
-    const params = new Map<number, string | null>();
-    for (const part of chunks([...new Set(picked.map((j) => j.workflowid))])) {
-      for (const w of (await selectWorkflowParams(work.trx, { ids: part })) as { id: number; params: string | null }[]) params.set(Number(w.id), w.params);
+    const claim = { pool, limit, claimedBy: this.processId, leaseUntil: now + this.leaseMs, now };
+    let picked: ClaimedJob[];
+    if (dialectOf(work.trx) === 'oracle') {
+      picked = ((await selectClaimable(work.trx, claim)) as ClaimedJob[]).map(toClaimed);
+      await work.move(picked, 'READY', 'CLAIMED', claimedColumns(claim));
+    } else {
+      picked = ((await claimJobs(work.trx, claim)) as ClaimedJob[]).map(toClaimed);
+      for (const ofStep of groupBy(picked, (j) => j.stepid).values()) work.count(ofStep[0].workflowid, ofStep[0].stepid, 'READY', 'CLAIMED', ofStep.length);
     }
-    return picked.map((j) => ({ ...j, params: params.get(j.workflowid) ?? null }));
+    picked.sort((a, b) => b.priority - a.priority || a.id - b.id);
+    const unknown = [...new Set(picked.map((j) => j.workflowid))].filter((id) => !this.params.has(id));
+    for (const part of chunks(unknown)) {
+      for (const w of (await selectWorkflowParams(work.trx, { ids: part })) as { id: number; params: string | null }[]) this.remember(Number(w.id), w.params);
+    }
+    return picked.map((j) => ({ ...j, params: this.params.get(j.workflowid) ?? null }));
+  }
+
+  /** An instance's parameters never change: kept, for the next claims of its jobs. */
+  private remember(workflowid: number, params: string | null): void {
+    if (this.params.size >= PARAMS_KEPT) this.params.clear();
+    this.params.set(workflowid, params);
   }
 
   private async settleOutcomes(work: JobWork, outcomes: readonly Outcome[], now: number): Promise<void> {

@@ -4,13 +4,11 @@ import { pathToFileURL } from 'node:url';
 import type { Knex } from 'knex';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { offlineKnex, type Db, type Dialect } from '../../core/db.js';
-import { defineQuery, type Query } from '../../core/query.js';
+import { defineQuery, DIALECTS, type Query } from '../../core/query.js';
 import { projectRoot } from '../../server/paths.js';
 import { compileMigrations } from '../../sql/migrate.js';
 import { testDb, testDialect, type TestEnv } from '../helpers/env.js';
 import { createTables, oracleQueryProblems } from './oracle.js';
-
-const DIALECTS: Dialect[] = ['sqlite', 'postgresql', 'oracle'];
 
 interface Declared {
   /** The module, relative to the project root: subsystems/<name>/sql/<file>.ts. */
@@ -83,6 +81,12 @@ describe('the declared queries', () => {
     expect(declared.filter((d) => d.file === file).map((d) => d.exportName).length, `${file} exports no defineQuery`).toBeGreaterThan(0);
   });
 
+  test('written for some dialects only refuse the others, saying which', () => {
+    const some = defineQuery('test.some', { id: 1 }, (knex, p) => knex('rms_job').select('id').where('id', p.id), ['sqlite', 'postgresql']);
+    expect(() => some(offlineKnex('oracle'), some.example)).toThrow(/test\.some is not written for oracle/);
+    expect(some(offlineKnex('postgresql'), some.example).toSQL().sql).toMatch(/select/);
+  });
+
   test('have unique names, each prefixed with its subsystem', () => {
     const names = declared.map((d) => d.query.queryName);
     expect(names.filter((n, i) => names.indexOf(n) !== i)).toEqual([]);
@@ -90,14 +94,14 @@ describe('the declared queries', () => {
   });
 
   describe.each(DIALECTS)('on %s', (dialect) => {
-    test.each(declared.map((d) => [label(d), d] as const))('%s compiles with its example', (_, d) => {
+    test.each(declared.filter((d) => d.query.dialects.includes(dialect)).map((d) => [label(d), d] as const))('%s compiles with its example', (_, d) => {
       const compiled = compile(d.query, dialect);
       expect(compiled.length).toBeGreaterThan(0);
       for (const c of compiled) expect(c.sql).toMatch(/\S/);
     });
   });
 
-  test.each(declared.map((d) => [label(d), d] as const))('%s reads as Oracle accepts it', (_, d) => {
+  test.each(declared.filter((d) => d.query.dialects.includes('oracle')).map((d) => [label(d), d] as const))('%s reads as Oracle accepts it', (_, d) => {
     for (const c of compile(d.query, 'oracle')) {
       expect(oracleQueryProblems(c.sql, c.bindings), c.sql).toEqual([]);
       expect(tablesOf(c.sql).filter((t) => !oracleTables.has(t)), `${c.sql} names a table the schema lacks`).toEqual([]);
@@ -188,7 +192,7 @@ describe(`the declared queries on the live ${testDialect} database`, () => {
     return code.startsWith('23') || code.startsWith('SQLITE_CONSTRAINT');
   }
 
-  test.each(declared.map((d) => [label(d), d] as const))('%s runs with its example', async (_, d) => {
+  test.each(declared.filter((d) => d.query.dialects.includes(testDialect)).map((d) => [label(d), d] as const))('%s runs with its example', async (_, d) => {
     await runExample(t.db, d.query);
   });
 

@@ -34,18 +34,53 @@ export const selectJobStates = defineQuery('rms.selectJobStates', { ids: [1, 2] 
   return dialect === 'sqlite' ? q : q.forUpdate();
 });
 
+/** What a claim writes of a job besides its state. */
+export function claimedColumns(p: { claimedBy: string; leaseUntil: number; now: number }): Record<string, unknown> {
+  return { claimed_by: p.claimedBy, lease_until: p.leaseUntil, starttime: p.now };
+}
+
+const CLAIM_ORDER = [{ column: 'priority', order: 'desc' as const }, { column: 'id' }];
+
 /**
- * The next READY jobs of a pool, highest priority first, then oldest, with what an executor
- * needs to run them. On PostgreSQL rows another process is claiming are skipped, not waited
- * for; Oracle cannot lock a FETCH FIRST, so it locks what a bounded subquery picked.
+ * Claims the next READY jobs of a pool for a process, highest priority first, then oldest,
+ * and returns what an executor needs to run them, in one statement (in no given order). On
+ * PostgreSQL rows another process is claiming are skipped, not waited for. Oracle cannot
+ * return the rows of a many-row update: there the queue locks them (`selectClaimable`),
+ * then moves them.
  */
-export const selectClaimable = defineQuery('rms.selectClaimable', { pool: 'local', limit: 100 }, (knex, p, dialect) => {
-  const ready = (columns: readonly string[]) => knex('rms_job').select(columns).where({ status: 'READY', pool: p.pool });
-  if (dialect === 'sqlite') return ready(JOB_SPEC_COLUMNS).orderBy([{ column: 'priority', order: 'desc' }, 'id']).limit(p.limit);
-  if (dialect === 'postgresql') return ready(JOB_SPEC_COLUMNS).orderBy([{ column: 'priority', order: 'desc' }, 'id']).limit(p.limit).forUpdate().skipLocked();
-  const picked = knex.select('id').from(ready(['id']).orderBy([{ column: 'priority', order: 'desc' }, 'id']).as('c')).whereRaw('rownum <= ?', [p.limit]);
-  return knex('rms_job').select(JOB_SPEC_COLUMNS).whereIn('id', picked).andWhere('status', 'READY').forUpdate().skipLocked();
-});
+export const claimJobs = defineQuery(
+  'rms.claimJobs',
+  { pool: 'local', limit: 100, claimedBy: 'host:123:ab12', leaseUntil: 1767225630000, now: 1767225600000 },
+  (knex, p, dialect) => {
+    const set = { ...claimedColumns(p), status: 'CLAIMED' };
+    const picked = knex('rms_job').select('id').where({ status: 'READY', pool: p.pool }).orderBy(CLAIM_ORDER).limit(p.limit);
+    if (dialect === 'sqlite') return knex('rms_job').update(set).whereIn('id', picked).returning(JOB_SPEC_COLUMNS);
+    // Materialized: the locked pick is taken once, then joined.
+    return knex('rms_job')
+      .withMaterialized('picked', picked.forUpdate().skipLocked())
+      .update(set)
+      .updateFrom('picked')
+      .whereRaw('?? = ??', ['rms_job.id', 'picked.id'])
+      .returning(JOB_SPEC_COLUMNS.map((c) => `rms_job.${c}`));
+  },
+  ['sqlite', 'postgresql'],
+);
+
+/**
+ * On Oracle, the next READY jobs of a pool with what an executor needs, locked for the
+ * claim (see `claimJobs`). Oracle cannot lock a FETCH FIRST, so it locks what a bounded
+ * subquery picked.
+ */
+export const selectClaimable = defineQuery(
+  'rms.selectClaimable',
+  { pool: 'local', limit: 100 },
+  (knex, p) => {
+    const ready = knex('rms_job').select('id').where({ status: 'READY', pool: p.pool }).orderBy(CLAIM_ORDER);
+    const picked = knex.select('id').from(ready.as('c')).whereRaw('rownum <= ?', [p.limit]);
+    return knex('rms_job').select(JOB_SPEC_COLUMNS).whereIn('id', picked).andWhere('status', 'READY').forUpdate().skipLocked();
+  },
+  ['oracle'],
+);
 
 /** The PostgreSQL array type of each column whose value differs from job to job. */
 const PER_JOB_TYPES = { result: 'text', wall_ms: 'bigint', cpu_ms: 'bigint', peak_mem_mb: 'integer', logs: 'text' } as const;
