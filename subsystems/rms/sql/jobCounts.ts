@@ -22,7 +22,7 @@ export const totalsByStatus = defineQuery('rms.totalsByStatus', {}, (knex) =>
   knex('rms_job_count').select('status').sum({ jobs: 'jobs' }).groupBy('status'),
 );
 
-/** Jobs in one state, counted on the claim index: cheap for the states that stay small. */
+/** Jobs in one active state, counted on rms_job_active_ix: the finished states are not in it (count those from rms_job_count). */
 export const countInStatus = defineQuery('rms.countInStatus', { status: 'READY' }, (knex, p) =>
   knex('rms_job').count({ n: '*' }).where('status', p.status),
 );
