@@ -43,7 +43,7 @@ const CLAIM_ORDER = [{ column: 'priority', order: 'desc' as const }, { column: '
 
 /**
  * Claims the next READY jobs of a pool for a process, highest priority first, then oldest,
- * and returns what an executor needs to run them, in one statement (in no given order). On
+ * and returns what an executor needs to run them, in one statement (rows in no given order). On
  * PostgreSQL rows another process is claiming are skipped, not waited for. Oracle cannot
  * return the rows of a many-row update: there the queue locks them (`selectClaimable`),
  * then moves them.
@@ -55,13 +55,10 @@ export const claimJobs = defineQuery(
     const set = { ...claimedColumns(p), status: 'CLAIMED' };
     const picked = knex('rms_job').select('id').where({ status: 'READY', pool: p.pool }).orderBy(CLAIM_ORDER).limit(p.limit);
     if (dialect === 'sqlite') return knex('rms_job').update(set).whereIn('id', picked).returning(JOB_SPEC_COLUMNS);
-    // Materialized: the locked pick is taken once, then joined.
-    return knex('rms_job')
-      .withMaterialized('picked', picked.forUpdate().skipLocked())
-      .update(set)
-      .updateFrom('picked')
-      .whereRaw('?? = ??', ['rms_job.id', 'picked.id'])
-      .returning(JOB_SPEC_COLUMNS.map((c) => `rms_job.${c}`));
+    // The locked pick runs once, as an array the update reads through the primary key: a
+    // join to it would be planned as a hash of the whole table. `array?` wraps the
+    // subquery knex writes in parentheses.
+    return knex('rms_job').update(set).whereRaw('?? = any(array?)', ['rms_job.id', picked.forUpdate().skipLocked()]).returning(JOB_SPEC_COLUMNS);
   },
   ['sqlite', 'postgresql'],
 );
@@ -117,7 +114,9 @@ export const moveJobs = defineQuery(
     const q = knex('rms_job').update(set).where('rms_job.status', p.from);
     if (p.claimedBy !== null) q.andWhere('rms_job.claimed_by', p.claimedBy);
     if (!pg) return q.whereIn('rms_job.id', p.ids);
-    if (perJob.length === 0) return q.whereRaw('?? = any(?::bigint[])', ['rms_job.id', p.ids]);
+    // The ids as an array for the primary key, whether or not values join to them.
+    q.whereRaw('?? = any(?::bigint[])', ['rms_job.id', p.ids]);
+    if (perJob.length === 0) return q;
     const arrays = perJob.map(([column]) => `?::${PER_JOB_TYPES[column]}[]`).join(', ');
     // Arrays are bound whole; pg writes each as one array literal.
     const values = perJob.map(([, byId]) => p.ids.map((id) => byId.get(id) ?? null)) as unknown as Knex.RawBinding[];
