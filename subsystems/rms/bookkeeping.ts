@@ -23,8 +23,12 @@ export interface Finished {
 export async function advance(work: JobWork, bus: Bus, now: number): Promise<Finished[]> {
   const touched = new Map(work.touched);
   work.touched.clear();
-  const counts = await work.counts([...touched.keys()]);
-  const settled = [...touched.keys()].filter((id) => ACTIVE.every((s) => (counts.get(id)?.[s] ?? 0) === 0));
+  await work.flushCounts();
+  // A step whose active states all still hold jobs has not settled: its counts need not be read.
+  const candidates = [...touched.keys()].filter((id) => work.emptied.has(id));
+  work.emptied.clear();
+  const counts = await work.counts(candidates);
+  const settled = candidates.filter((id) => ACTIVE.every((s) => (counts.get(id)?.[s] ?? 0) === 0));
   const workflows = [...new Set(settled.map((id) => touched.get(id) as number))].sort((a, b) => a - b);
   const finished: Finished[] = [];
   for (const workflowid of workflows) {

@@ -98,9 +98,10 @@ export class JobQueue {
 
   /**
    * What an executor does at each turn, in one transaction: records the jobs seen starting
-   * and the jobs that ended, then claims up to `limit` READY jobs of `pool` (those just
-   * made ready by the instances it advanced included). One transaction, not two: its
-   * claims and its records would otherwise wait on each other's per-step counts.
+   * and the jobs that ended, claims up to `limit` READY jobs of `pool`, then advances the
+   * instances (the jobs of a step this starts are claimed at the next turn). One
+   * transaction, not two: its claims and its records would otherwise wait on each other's
+   * per-step counts.
    *
    * A job that ended before its start was recorded goes from CLAIMED straight to its end
    * (a short job is never seen RUNNING: one write fewer). A job this process no longer
@@ -123,8 +124,9 @@ export class JobQueue {
       await o.alongside?.(trx);
       if (stillRunning.length > 0) await work.move(stillRunning, 'CLAIMED', 'RUNNING', {}, this.processId);
       await this.settleOutcomes(work, o.outcomes, now);
-      const finished = work.touched.size > 0 ? await advance(work, this.bus, now) : [];
       const claimed = o.limit > 0 ? await this.claimIn(work, o.pool, o.limit, now) : [];
+      // Counts last: each process's turns wait on each other's count rows, and these are held only from here to the commit.
+      const finished = work.touched.size > 0 ? await advance(work, this.bus, now) : [];
       await work.flushCounts();
       return { claimed, finished };
     });

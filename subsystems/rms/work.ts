@@ -32,6 +32,8 @@ export class JobWork {
   private readonly deltas = new Map<string, { stepid: number; status: JobStatus; delta: number }>();
   /** Steps whose jobs changed: the bookkeeping looks at them afterwards. */
   readonly touched = new Map<number, number>();
+  /** Steps one of whose active states was counted down to no job: only these may have settled. */
+  readonly emptied = new Set<number>();
 
   constructor(readonly trx: Knex.Transaction) {}
 
@@ -79,7 +81,10 @@ export class JobWork {
   async flushCounts(): Promise<void> {
     const pending = [...this.deltas.values()].filter((d) => d.delta !== 0).sort((a, b) => a.stepid - b.stepid || a.status.localeCompare(b.status));
     this.deltas.clear();
-    for (const d of pending) await addToCount(this.trx, d);
+    for (const d of pending) {
+      const [row] = (await addToCount(this.trx, d)) as { jobs: number | string }[];
+      if (ACTIVE.includes(d.status) && Number(row?.jobs) === 0) this.emptied.add(d.stepid);
+    }
   }
 
   /** Jobs per state of each step, after the changes of this transaction. */

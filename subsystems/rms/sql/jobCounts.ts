@@ -5,8 +5,9 @@ export const insertCounts = defineQuery('rms.insertCounts', { rows: [{ workflowi
   knex('rms_job_count').insert(p.rows),
 );
 
+/** Adds to one count and returns what it became. */
 export const addToCount = defineQuery('rms.addToCount', { stepid: 1, status: 'READY', delta: -3 }, (knex, p) =>
-  knex('rms_job_count').update({ jobs: knex.raw('?? + ?', ['jobs', p.delta]) }).where({ stepid: p.stepid, status: p.status }),
+  knex('rms_job_count').update({ jobs: knex.raw('?? + ?', ['jobs', p.delta]) }).where({ stepid: p.stepid, status: p.status }).returning(['jobs']),
 );
 
 export const countsOfSteps = defineQuery('rms.countsOfSteps', { stepids: [1, 2] }, (knex, p) =>
