@@ -27,6 +27,11 @@ export async function advance(work: JobWork, bus: Bus, now: number): Promise<Fin
   // A step whose active states all still hold jobs has not settled: its counts need not be read.
   const candidates = [...touched.keys()].filter((id) => work.emptied.has(id));
   work.emptied.clear();
+  // Their instances are locked before their counts are read. Two transactions that count a
+  // step's last jobs out of two different states at once cannot see each other's change:
+  // both would find a job left, and the step would never end. Locked, the later one reads
+  // the counts after the earlier one committed, and sees them all.
+  for (const workflowid of [...new Set(candidates.map((id) => touched.get(id) as number))].sort((a, b) => a - b)) await lockWorkflow(work.trx, { id: workflowid });
   const counts = await work.counts(candidates);
   const settled = candidates.filter((id) => ACTIVE.every((s) => (counts.get(id)?.[s] ?? 0) === 0));
   const workflows = [...new Set(settled.map((id) => touched.get(id) as number))].sort((a, b) => a - b);
