@@ -7,7 +7,12 @@ import type { Knex } from 'knex';
  */
 export interface EventMap {
   'dataset.updated': { datasetid: number; dmtype: string; transferid?: number; timeFrom?: string; timeTo?: string };
-  'job.finished': { jobid: number; workflowid: number; status: 'SUCCESS' | 'FAILED' | 'CANCELLED'; reason?: string };
+  /**
+   * A job that failed for good (no attempt left, or its processes kept dying). A job that
+   * succeeds or is cancelled is no event: at millions of jobs a day that would be an outbox
+   * row each. Its instance's end is (`workflow.finished`).
+   */
+  'job.finished': { jobid: number; workflowid: number; status: 'FAILED'; reason: string };
   'workflow.finished': { workflowid: number; name: string; status: 'SUCCESS' | 'FAILED' | 'CANCELLED' };
   'workflow.failed': { workflowid: number; name: string; reason: string };
   'node.down': { nodeid: number; name: string; reason: string };
