@@ -82,8 +82,10 @@ export class JobWork {
     const pending = [...this.deltas.values()].filter((d) => d.delta !== 0).sort((a, b) => a.stepid - b.stepid || a.status.localeCompare(b.status));
     this.deltas.clear();
     for (const d of pending) {
-      const [row] = (await addToCount(this.trx, d)) as { jobs: number | string }[];
-      if (ACTIVE.includes(d.status) && Number(row?.jobs) === 0) this.emptied.add(d.stepid);
+      const result = (await addToCount(this.trx, d)) as { jobs: number | string }[] | number;
+      // Without the new value (Oracle), a count taken down may have reached zero.
+      const reachedZero = Array.isArray(result) ? Number(result[0]?.jobs) === 0 : d.delta < 0;
+      if (ACTIVE.includes(d.status) && reachedZero) this.emptied.add(d.stepid);
     }
   }
 

@@ -5,10 +5,14 @@ export const insertCounts = defineQuery('rms.insertCounts', { rows: [{ workflowi
   knex('rms_job_count').insert(p.rows),
 );
 
-/** Adds to one count and returns what it became. */
-export const addToCount = defineQuery('rms.addToCount', { stepid: 1, status: 'READY', delta: -3 }, (knex, p) =>
-  knex('rms_job_count').update({ jobs: knex.raw('?? + ?', ['jobs', p.delta]) }).where({ stepid: p.stepid, status: p.status }).returning(['jobs']),
-);
+/**
+ * Adds to one count and returns what it became; on Oracle, where an update returns values
+ * only INTO binds, it returns how many rows it changed.
+ */
+export const addToCount = defineQuery('rms.addToCount', { stepid: 1, status: 'READY', delta: -3 }, (knex, p, dialect) => {
+  const q = knex('rms_job_count').update({ jobs: knex.raw('?? + ?', ['jobs', p.delta]) }).where({ stepid: p.stepid, status: p.status });
+  return dialect === 'oracle' ? q : q.returning(['jobs']);
+});
 
 export const countsOfSteps = defineQuery('rms.countsOfSteps', { stepids: [1, 2] }, (knex, p) =>
   knex('rms_job_count').select('workflowid', 'stepid', 'status', 'jobs').whereIn('stepid', p.stepids),
