@@ -6,7 +6,8 @@ import type { Knex } from 'knex';
  * idempotent. Transient topics only refresh what is shown and may be lost in a crash.
  */
 export interface EventMap {
-  'dataset.updated': { datasetid: number; dmtype: string; transferid?: number; timeFrom?: string; timeTo?: string };
+  /** A dataset entered the catalogue; `solutionid` is the solution it belongs to, if DSS knows it. */
+  'dataset.updated': { datasetid: number; dmtype: string; solutionid?: number; transferid?: number; timeFrom?: string; timeTo?: string };
   /**
    * A job that failed for good (no attempt left, or its processes kept dying). A job that
    * succeeds or is cancelled is no event: at millions of jobs a day that would be an outbox

@@ -196,7 +196,14 @@ export function createRms(
             await startInstance(reg.def.name, {
               trigger: 'DATA',
               runid: `event-${delivery.eventid}`,
-              params: { datasetid: event.datasetid, dmtype: event.dmtype, timeFrom: event.timeFrom, timeTo: event.timeTo },
+              params: {
+                datasetid: event.datasetid,
+                dmtype: event.dmtype,
+                timeFrom: event.timeFrom,
+                timeTo: event.timeTo,
+                // The dataset's solution is what the instance reads: its provenance reaches back to it.
+                ...(event.solutionid === undefined ? {} : { inputSolutions: [{ id: event.solutionid, dmtype: event.dmtype }] }),
+              },
               createdBy: 'data trigger',
               transferid: event.transferid ?? null,
             });

@@ -139,4 +139,15 @@ describe('data triggers', () => {
     await new Promise((r) => setTimeout(r, 300));
     expect(await started()).toHaveLength(1);
   });
+
+  test("a dataset that names its solution is the instance's input: the new solution's provenance reaches back to it", async () => {
+    const upstream = await h.rms.start('on-data', { runid: 'upstream-of-a-dataset' }, operator);
+    const upstreamSolution = Number((await ended(h, upstream.id)).solutionid);
+    await h.knex.transaction((trx) => h.ems.bus.publish(trx, 'dataset.updated', { datasetid: 43, dmtype: 'TestData', solutionid: upstreamSolution }));
+    const fromDataset = async () => (await h.knex('rms_workflow').where({ name: 'on-data', trigger_kind: 'DATA' }).andWhere('params', 'like', '%"datasetid":43%')) as { id: number }[];
+    await until(async () => (await fromDataset()).length === 1, 15_000, 'an instance from the dataset');
+    const [wf] = await fromDataset();
+    const solution = await h.rms.reads.solution(Number((await ended(h, Number(wf.id))).solutionid));
+    expect(solution.inputs.map((i: Record<string, unknown>) => [Number(i.inputsolutionid), i.inputdmtype])).toEqual([[upstreamSolution, 'TestData']]);
+  });
 });
