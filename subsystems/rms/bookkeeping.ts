@@ -23,6 +23,7 @@ export interface Finished {
 export async function advance(work: JobWork, bus: Bus, now: number): Promise<Finished[]> {
   const touched = new Map(work.touched);
   work.touched.clear();
+  const workflowsOf = (stepids: number[]) => [...new Set(stepids.map((id) => touched.get(id) as number))].sort((a, b) => a - b);
   await work.flushCounts();
   // A step whose active states all still hold jobs has not settled: its counts need not be read.
   const candidates = [...touched.keys()].filter((id) => work.emptied.has(id));
@@ -31,12 +32,11 @@ export async function advance(work: JobWork, bus: Bus, now: number): Promise<Fin
   // step's last jobs out of two different states at once cannot see each other's change:
   // both would find a job left, and the step would never end. Locked, the later one reads
   // the counts after the earlier one committed, and sees them all.
-  for (const workflowid of [...new Set(candidates.map((id) => touched.get(id) as number))].sort((a, b) => a - b)) await lockWorkflow(work.trx, { id: workflowid });
+  for (const workflowid of workflowsOf(candidates)) await lockWorkflow(work.trx, { id: workflowid });
   const counts = await work.counts(candidates);
   const settled = candidates.filter((id) => ACTIVE.every((s) => (counts.get(id)?.[s] ?? 0) === 0));
-  const workflows = [...new Set(settled.map((id) => touched.get(id) as number))].sort((a, b) => a - b);
   const finished: Finished[] = [];
-  for (const workflowid of workflows) {
+  for (const workflowid of workflowsOf(settled)) {
     const done = await settleWorkflow(work, bus, workflowid, now);
     if (done) finished.push(done);
   }

@@ -4,9 +4,9 @@ import type { Db } from '../../core/db.js';
 import { chunks, dialectOf } from '../../core/query.js';
 import type { Bus } from '../ems/index.js';
 import { advance, type Finished } from './bookkeeping.js';
-import { claimedColumns, claimJobs, renewJobLeases, selectClaimable, selectDueRetries, selectLapsed, selectLostJobs } from './sql/jobs.js';
+import { claimedColumns, claimJobs, renewJobLeases, selectClaimable, selectDueRetries, selectLapsed, selectLostJobs, type PerJob } from './sql/jobs.js';
 import { selectWorkflowParams } from './sql/workflows.js';
-import { groupBy, JobWork, ref, type JobRef, type PerJob } from './work.js';
+import { groupBy, JobWork, ref, type JobRef } from './work.js';
 
 /** A claimed job, as an executor receives it. */
 export interface ClaimedJob extends JobRef {
@@ -125,9 +125,8 @@ export class JobQueue {
       if (stillRunning.length > 0) await work.move(stillRunning, 'CLAIMED', 'RUNNING', {}, this.processId);
       await this.settleOutcomes(work, o.outcomes, now);
       const claimed = o.limit > 0 ? await this.claimIn(work, o.pool, o.limit, now) : [];
-      // Counts last: each process's turns wait on each other's count rows, and these are held only from here to the commit.
+      // Counts last (advance writes them): each process's turns wait on each other's count rows, held only from here to the commit.
       const finished = work.touched.size > 0 ? await advance(work, this.bus, now) : [];
-      await work.flushCounts();
       return { claimed, finished };
     });
     for (const j of stillRunning) this.running.add(j.id);
@@ -161,7 +160,7 @@ export class JobQueue {
   }
 
   private async settleOutcomes(work: JobWork, outcomes: readonly Outcome[], now: number): Promise<void> {
-    // All successes in one statement; the figures that differ from job to job go in CASEs.
+    // All successes in one statement; the figures that differ from job to job go in perJob.
     const successes = outcomes.filter((o) => o.status === 'SUCCESS');
     if (successes.length > 0) {
       const rows = successes.map((o) => ({ result: o.result ?? null, ...measuredColumns(o) }));

@@ -1,14 +1,12 @@
 import type { Knex } from 'knex';
 import { chunks, IN_LIST_MAX } from '../../core/query.js';
 import { addToCount, countsOfSteps } from './sql/jobCounts.js';
-import { moveJobs, type PerJobColumn } from './sql/jobs.js';
+import { moveJobs, type PerJob } from './sql/jobs.js';
 
 export type JobStatus = 'WAITING' | 'READY' | 'CLAIMED' | 'RUNNING' | 'RETRY_WAIT' | 'SUCCESS' | 'FAILED' | 'CANCELLED';
 export const ACTIVE: readonly JobStatus[] = ['WAITING', 'READY', 'CLAIMED', 'RUNNING', 'RETRY_WAIT'];
 export const FINISHED: readonly JobStatus[] = ['SUCCESS', 'FAILED', 'CANCELLED'];
 
-/** Values of a change that differ from job to job, by column then job id. */
-export type PerJob = Partial<Record<PerJobColumn, ReadonlyMap<number, string | number | null>>>;
 
 /** A job as a change needs to know it: where it is, and in which state. */
 export interface JobRef {

@@ -39,7 +39,10 @@ export function claimedColumns(p: { claimedBy: string; leaseUntil: number; now: 
   return { claimed_by: p.claimedBy, lease_until: p.leaseUntil, starttime: p.now };
 }
 
-const CLAIM_ORDER = [{ column: 'priority', order: 'desc' as const }, { column: 'id' }];
+/** The READY jobs of a pool in claim order: highest priority first, then oldest. */
+function readyIds(knex: Knex, pool: string) {
+  return knex('rms_job').select('id').where({ status: 'READY', pool }).orderBy([{ column: 'priority', order: 'desc' }, { column: 'id' }]);
+}
 
 /**
  * Claims the next READY jobs of a pool for a process, highest priority first, then oldest,
@@ -53,7 +56,7 @@ export const claimJobs = defineQuery(
   { pool: 'local', limit: 100, claimedBy: 'host:123:ab12', leaseUntil: 1767225630000, now: 1767225600000 },
   (knex, p, dialect) => {
     const set = { ...claimedColumns(p), status: 'CLAIMED' };
-    const picked = knex('rms_job').select('id').where({ status: 'READY', pool: p.pool }).orderBy(CLAIM_ORDER).limit(p.limit);
+    const picked = readyIds(knex, p.pool).limit(p.limit);
     if (dialect === 'sqlite') return knex('rms_job').update(set).whereIn('id', picked).returning(JOB_SPEC_COLUMNS);
     // The locked pick runs once, as an array the update reads through the primary key: a
     // join to it would be planned as a hash of the whole table. `array?` wraps the
@@ -72,8 +75,7 @@ export const selectClaimable = defineQuery(
   'rms.selectClaimable',
   { pool: 'local', limit: 100 },
   (knex, p) => {
-    const ready = knex('rms_job').select('id').where({ status: 'READY', pool: p.pool }).orderBy(CLAIM_ORDER);
-    const picked = knex.select('id').from(ready.as('c')).whereRaw('rownum <= ?', [p.limit]);
+    const picked = knex.select('id').from(readyIds(knex, p.pool).as('c')).whereRaw('rownum <= ?', [p.limit]);
     return knex('rms_job').select(JOB_SPEC_COLUMNS).whereIn('id', picked).andWhere('status', 'READY').forUpdate().skipLocked();
   },
   ['oracle'],
@@ -83,6 +85,9 @@ export const selectClaimable = defineQuery(
 const PER_JOB_TYPES = { result: 'text', wall_ms: 'bigint', cpu_ms: 'bigint', peak_mem_mb: 'integer', logs: 'text' } as const;
 
 export type PerJobColumn = keyof typeof PER_JOB_TYPES;
+
+/** Values of a change that differ from job to job, by column then job id. */
+export type PerJob = Partial<Record<PerJobColumn, ReadonlyMap<number, string | number | null>>>;
 
 /**
  * Moves jobs between states; `claimedBy` limits it to jobs this process holds. On
@@ -101,7 +106,7 @@ export const moveJobs = defineQuery(
     increment: [] as ('attempts' | 'reclaims')[],
     claimedBy: null as string | null,
     /** Columns whose value differs from job to job (each job's result, log), with a value for each id. */
-    perJob: { result: new Map([[1, '{"n":2}']]) } as Partial<Record<PerJobColumn, ReadonlyMap<number, string | number | null>>>,
+    perJob: { result: new Map([[1, '{"n":2}']]) } as PerJob,
   },
   (knex, p, dialect) => {
     const set: Record<string, unknown> = { ...p.set, status: p.to };
