@@ -8,7 +8,6 @@ import { messageOf } from '../../core/errors.js';
 import type { ClaimedJob, Outcome, RmsService } from '../rms/index.js';
 import type { LocalExecutor, Ran } from './local/executor.js';
 import { insertLogFiles } from './sql/logFiles.js';
-import type { JobSpec } from './tasks.js';
 
 /**
  * The coordinator of this process's local executor: claims READY jobs of the `local` pool
@@ -109,20 +108,9 @@ export class Dispatcher {
   }
 
   private dispatch(job: ClaimedJob): void {
-    const spec: JobSpec = {
-      jobid: job.id,
-      workflowid: job.workflowid,
-      stepid: job.stepid,
-      tasktype: job.tasktype,
-      attempt: job.attempts + 1,
-      dataspec: parse(job.dataspec),
-      params: (parse(job.params) ?? {}) as Record<string, unknown>,
-      solutionid: job.solutionid,
-      outputDir: this.executor.outputDir(job),
-    };
     this.dispatched.push(job);
     this.pendingSince ??= Date.now();
-    const done = this.executor.run(job, spec).then((ran) => {
+    const done = this.executor.run(job).then((ran) => {
       this.outcomes.push(ran.outcome);
       if (ran.log) this.logs.push({ ...ran.log, job });
       this.inFlight.delete(job.id);
@@ -223,14 +211,5 @@ export class Dispatcher {
     // A database error's message carries its whole statement: hundreds of rows for a batch.
     const error = messageOf(err);
     this.log.error(what, { error: error.length > 1000 ? `${error.slice(0, 500)} … ${error.slice(-300)}` : error });
-  }
-}
-
-function parse(text: string | null): unknown {
-  if (text === null) return {};
-  try {
-    return JSON.parse(text) as unknown;
-  } catch {
-    return text;
   }
 }

@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { isAbsolute, resolve } from 'node:path';
+import { isAbsolute, resolve, sep } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { pfsErrors } from './errors.js';
 
@@ -40,6 +40,51 @@ export interface JobSpec {
   solutionid: number | null;
   /** A directory of the job's own for what it writes. */
   outputDir: string;
+}
+
+/** Of a claimed job, what its spec is made from besides its instance's parameters. */
+export interface SpecSource {
+  id: number;
+  workflowid: number;
+  stepid: number;
+  tasktype: string;
+  attempts: number;
+  dataspec: string | null;
+  solutionid: number | null;
+}
+
+/**
+ * A job's spec, made where its task runs: a worker thread parses a TypeScript task's, so the
+ * coordinator's thread sends text and parses nothing. Each job gets objects of its own.
+ */
+export function jobSpec(job: SpecSource, params: string | null, outputRoot: string): JobSpec {
+  return {
+    jobid: job.id,
+    workflowid: job.workflowid,
+    stepid: job.stepid,
+    tasktype: job.tasktype,
+    attempt: job.attempts + 1,
+    dataspec: parse(job.dataspec),
+    params: (parse(params) ?? {}) as Record<string, unknown>,
+    solutionid: job.solutionid,
+    outputDir: jobOutputDir(outputRoot, job),
+  };
+}
+
+/** A job's own directory for what it writes, under an absolute, normalised root. */
+export function jobOutputDir(outputRoot: string, job: { workflowid: number; id: number }): string {
+  // Not path.join: its normalising is most of a no-op job's spec, and the parts are numbers.
+  return `${outputRoot}${sep}${job.workflowid}${sep}${job.id}`;
+}
+
+/** JSON text as its value; text that is not JSON as itself; none as an empty object. */
+function parse(text: string | null): unknown {
+  if (text === null) return {};
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return text;
+  }
 }
 
 /** What a TypeScript task receives besides its job. */

@@ -34,14 +34,7 @@ function job(tasktype: string, dataspec: Record<string, unknown> = {}): ClaimedJ
 
 /** Hands the jobs to the executor in one turn of the event loop, as the dispatcher does after a claim. */
 function run(jobs: ClaimedJob[]): Promise<Ran[]> {
-  return Promise.all(
-    jobs.map((j) =>
-      executor.run(j, {
-        jobid: j.id, workflowid: j.workflowid, stepid: j.stepid, tasktype: j.tasktype, attempt: 1,
-        dataspec: JSON.parse(j.dataspec ?? '{}'), params: {}, solutionid: null, outputDir: executor.outputDir(j),
-      }),
-    ),
-  );
+  return Promise.all(jobs.map((j) => executor.run(j)));
 }
 
 describe('the local executor sends jobs to its threads', () => {

@@ -1,12 +1,12 @@
 import { existsSync } from 'node:fs';
 import { cpus as machineCpus, totalmem } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { Piscina } from 'piscina';
 import type { Config } from '../../../config/schema.js';
 import { messageOf } from '../../../core/errors.js';
 import type { ClaimedJob, Outcome } from '../../rms/index.js';
 import { JobLog, jobLogName } from '../jobLog.js';
-import type { JobSpec, TaskType, TaskTypes } from '../tasks.js';
+import { jobSpec, type TaskType, type TaskTypes } from '../tasks.js';
 import { runProgram } from './program.js';
 import { RETURNED, type JobOutput, type WorkerInput, type WorkerJob, type WorkerOutput } from './worker.js';
 
@@ -35,7 +35,7 @@ interface Held {
 
 interface Queued {
   held: Held;
-  input: WorkerJob;
+  type: Extract<TaskType, { kind: 'function' }>;
   done: (ran: Ran) => void;
 }
 
@@ -69,13 +69,16 @@ export class LocalExecutor {
   private cpusInUse = 0;
   private memoryInUse = 0;
   private readonly watchdog: NodeJS.Timeout;
+  /** Where jobs write what they make, absolute (see `jobOutputDir`). */
+  private readonly outputRoot: string;
 
   constructor(
     private readonly config: Config['pfs']['local'],
     private readonly tasks: TaskTypes,
     private readonly logDir: string,
-    private readonly outputRoot: string,
+    outputRoot: string,
   ) {
+    this.outputRoot = resolve(outputRoot);
     const cores = machineCpus().length;
     this.threads = config.threads || Math.max(cores - 1, 1);
     this.cpuBudget = config.cpus || cores;
@@ -138,7 +141,7 @@ export class LocalExecutor {
   }
 
   /** Runs a job to its end; never rejects. */
-  async run(job: ClaimedJob, spec: JobSpec): Promise<Ran> {
+  async run(job: ClaimedJob): Promise<Ran> {
     const type = this.tasks.get(job.tasktype);
     const slot = this.freeSlots.pop();
     if (slot === undefined) return { outcome: { job, status: 'HANDED_BACK', reason: 'the local executor was full' } };
@@ -151,10 +154,9 @@ export class LocalExecutor {
     Atomics.store(this.stops, slot, 0);
     try {
       if (!type) return { outcome: { job, status: 'FAILED', reason: `unknown task type ${job.tasktype}: no module of this DPC registers it` } };
-      if (type.kind === 'program') return await this.runProgram(held, type, spec);
-      const input: WorkerJob = { spec, module: type.module, exportName: type.export ?? 'default', logFile: join(this.logDir, jobLogName(job.workflowid, job.id)), slot };
+      if (type.kind === 'program') return await this.runProgram(held, type);
       return await new Promise<Ran>((done) => {
-        this.queued.push({ held, input, done });
+        this.queued.push({ held, type, done });
         this.sendSoon();
       });
     } catch (err) {
@@ -168,13 +170,13 @@ export class LocalExecutor {
     }
   }
 
-  private async runProgram(held: Held, type: Extract<TaskType, { kind: 'program' }>, spec: JobSpec): Promise<Ran> {
+  private async runProgram(held: Held, type: Extract<TaskType, { kind: 'program' }>): Promise<Ran> {
     const { job, slot } = held;
     const logName = jobLogName(job.workflowid, job.id);
     const log = new JobLog(join(this.logDir, logName), this.config.logMaxKb * 1024, this.config.logBackups);
     held.controller = new AbortController();
     this.starts[slot] = Date.now();
-    const r = await runProgram(type, spec, log, held.controller.signal);
+    const r = await runProgram(type, jobSpec(job, job.params, this.outputRoot), log, held.controller.signal);
     const measured = { wallMs: r.wallMs, cpuMs: r.cpuMs, peakMemMb: r.peakMemMb, logs: log.written ? logName : undefined };
     return this.withLog(
       held.stopping?.handBack
@@ -221,9 +223,22 @@ export class LocalExecutor {
 
   private async send(batch: Queued[]): Promise<void> {
     const controller = new AbortController();
-    for (const q of batch) q.held.controller = controller;
+    const tasks: WorkerInput['tasks'] = {};
+    const params: WorkerInput['params'] = {};
+    const jobs: WorkerJob[] = [];
+    for (const { held, type } of batch) {
+      held.controller = controller;
+      const { job, slot } = held;
+      tasks[job.tasktype] ??= { module: type.module, exportName: type.export ?? 'default' };
+      params[job.workflowid] ??= job.params;
+      jobs.push({ id: job.id, workflowid: job.workflowid, stepid: job.stepid, tasktype: job.tasktype, attempts: job.attempts, dataspec: job.dataspec, solutionid: job.solutionid, slot });
+    }
     const input: WorkerInput = {
-      jobs: batch.map((q) => q.input),
+      jobs,
+      tasks,
+      params,
+      logDir: this.logDir,
+      outputRoot: this.outputRoot,
       logMaxBytes: this.config.logMaxKb * 1024,
       logBackups: this.config.logBackups,
       batchMs: this.config.batchMs,
@@ -249,14 +264,14 @@ export class LocalExecutor {
   private ended(held: Held, out: JobOutput): Ran {
     const { job } = held;
     this.observe(job.tasktype, out.wallMs);
-    const logName = jobLogName(job.workflowid, job.id);
-    const measured = { wallMs: Math.round(out.wallMs), peakMemMb: out.peakHeapMb, logs: out.logWritten ? logName : undefined };
+    const logName = out.logWritten ? jobLogName(job.workflowid, job.id) : undefined;
+    const measured = { wallMs: Math.round(out.wallMs), peakMemMb: out.peakHeapMb, logs: logName };
     const outcome: Outcome = held.stopping?.handBack
       ? { job, status: 'HANDED_BACK', reason: held.stopping.reason }
       : out.error === undefined
         ? { job, status: 'SUCCESS', result: out.result, ...measured }
         : { job, status: 'FAILED', reason: held.stopping?.reason ?? out.error, ...measured };
-    return { outcome, log: out.logWritten ? { filename: logName, bytes: out.logBytes, backups: out.logBackups } : undefined };
+    return { outcome, log: logName === undefined ? undefined : { filename: logName, bytes: out.logBytes, backups: out.logBackups } };
   }
 
   /** How a job ended whose thread died or was stopped before it said. */
@@ -319,10 +334,6 @@ export class LocalExecutor {
       outcome: { ...outcome, ...(outcome.status === 'HANDED_BACK' ? {} : { logs: logName }) } as Outcome,
       log: { filename: logName, bytes: log?.bytes ?? 0, backups: log?.backups ?? 0 },
     };
-  }
-
-  outputDir(job: ClaimedJob): string {
-    return join(this.outputRoot, String(job.workflowid), String(job.id));
   }
 
   async close(): Promise<void> {
