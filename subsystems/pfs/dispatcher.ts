@@ -11,11 +11,16 @@ import { insertLogFiles } from './sql/logFiles.js';
 
 /**
  * The coordinator of this process's local executor: claims READY jobs of the `local` pool
- * as places free up, runs them, and writes what happened in batches. Each turn is one
- * transaction: the starts and outcomes gathered since the last, and the next claim (a
- * short job's claim, start and end are three changes but two writes). It renews the leases
+ * as places free up, runs them, and writes what happened in batches. It renews the leases
  * of the jobs it holds and stops those that were cancelled or handed to another process
  * meanwhile.
+ *
+ * On PostgreSQL and Oracle, claims and records are two lanes, each one transaction at a
+ * time on a connection of its own: the database writes one while this thread prepares or
+ * dispatches the other, so neither waits for the other. On SQLite, whose one writer takes
+ * transactions in turn anyway, a turn is one transaction: the starts and outcomes gathered
+ * since the last, and the next claim (a short job's claim, start and end are three changes
+ * but two writes).
  */
 export class Dispatcher {
   private running = false;
@@ -30,6 +35,11 @@ export class Dispatcher {
   private logs: (NonNullable<Ran['log']> & { job: ClaimedJob })[] = [];
   /** Since when changes wait to be written (they are within flushMs); undefined: none. */
   private pendingSince: number | undefined;
+  /** The lanes' transactions in flight (two lanes only). */
+  private claiming: Promise<unknown> | undefined;
+  private recording: Promise<unknown> | undefined;
+  /** A claim found the queue empty: the next waits for the poll interval, a record or a poke. */
+  private emptyUntil = 0;
   private heartbeat: NodeJS.Timeout | undefined;
   private outageLogged = false;
   drained = false;
@@ -40,6 +50,8 @@ export class Dispatcher {
     private readonly config: Config,
     private readonly clock: Clock,
     private readonly log: Logger,
+    /** Claims and records in two lanes (see the class); one turn for both on SQLite. */
+    private readonly lanes: 1 | 2,
     private readonly pool = 'local',
   ) {}
 
@@ -51,8 +63,9 @@ export class Dispatcher {
     this.heartbeat.unref();
   }
 
-  /** Asks the loop to look for work now (a job finished, or the queue was filled). */
+  /** Asks the loop to look for work now (the queue was filled, a pool opened). */
   poke(): void {
+    this.emptyUntil = 0;
     this.wake?.();
   }
 
@@ -62,8 +75,9 @@ export class Dispatcher {
    */
   async stop(graceMs: number): Promise<void> {
     this.running = false;
-    this.poke();
+    this.wake?.();
     await this.loop;
+    await Promise.all([this.claiming, this.recording]);
     for (const job of this.waiting) this.outcomes.push({ job, status: 'HANDED_BACK', reason: 'handed back: the DPC process is stopping' });
     this.waiting = [];
     const all = Promise.all(this.inFlight.values());
@@ -73,24 +87,48 @@ export class Dispatcher {
       await all;
     }
     clearInterval(this.heartbeat);
-    await this.sync(0);
+    await this.sync(0, true);
   }
 
   private async run(): Promise<void> {
     while (this.running) {
       while (this.waiting.length > 0 && this.executor.fits(this.waiting[0])) this.dispatch(this.waiting.shift()!);
-      const room = this.executor.free();
-      // Claims in batches: with jobs in flight, wait until half the places are free.
-      const claim = !this.drained && room > 0 && this.waiting.length === 0 && (this.inFlight.size === 0 || room >= this.executor.capacity() / 2);
+      const limit = this.claimLimit();
+      if (this.lanes === 2) {
+        if (limit > 0) this.claiming = this.inLane(this.sync(limit, false), () => (this.claiming = undefined));
+        if (!this.recording && this.dueIn() === 0) this.recording = this.inLane(this.sync(0, true), () => (this.recording = undefined));
+        await this.sleep();
+        continue;
+      }
       let claimed = 0;
-      if (claim || this.dueIn() === 0) claimed = await this.sync(claim ? Math.min(room, this.config.pfs.claimBatch) : 0);
+      if (limit > 0 || this.dueIn() === 0) claimed = await this.sync(limit, true);
       if (claimed === 0 || this.executor.free() < this.executor.capacity() / 2) await this.sleep();
     }
   }
 
-  /** Until a job ends, work is poked, changes are due, or the poll interval passes. */
+  /**
+   * How many jobs to claim now: none while a claim is in flight or jobs wait for room, and,
+   * with jobs in flight, none until half the places are free, so claims go in batches.
+   */
+  private claimLimit(): number {
+    if (this.drained || this.claiming || this.waiting.length > 0 || Date.now() < this.emptyUntil) return 0;
+    const room = this.executor.free();
+    if (room === 0 || (this.inFlight.size > 0 && room < this.executor.capacity() / 2)) return 0;
+    return Math.min(room, this.config.pfs.claimBatch);
+  }
+
+  /** A lane's transaction; when it ends, the loop looks again. */
+  private inLane(work: Promise<number>, done: () => void): Promise<number> {
+    return work.finally(() => {
+      done();
+      this.wake?.();
+    });
+  }
+
+  /** Until a job ends, a lane ends, work is poked, changes are due, or the poll interval passes. */
   private async sleep(): Promise<void> {
-    const due = this.dueIn();
+    // A record in flight wakes the loop when it ends: changes gathered meanwhile wait for it.
+    const due = this.recording ? undefined : this.dueIn();
     await new Promise<void>((r) => {
       const t = setTimeout(r, due === undefined ? this.config.pfs.pollMs : Math.min(due, this.config.pfs.pollMs));
       this.wake = () => {
@@ -115,34 +153,36 @@ export class Dispatcher {
       if (ran.log) this.logs.push({ ...ran.log, job });
       this.inFlight.delete(job.id);
       this.pendingSince ??= Date.now();
-      this.poke();
+      this.wake?.();
     });
     this.inFlight.set(job.id, done);
   }
 
   /**
-   * Writes the starts and outcomes gathered so far and claims up to `limit` jobs, in one
-   * transaction; what could not be written is kept for the next turn. Returns how many
-   * jobs it claimed (and dispatched or set waiting).
+   * Writes the starts and outcomes gathered so far (if `record`) and claims up to `limit`
+   * jobs, in one transaction; what could not be written is kept for the next. Returns how
+   * many jobs it claimed (and dispatched or set waiting).
    */
-  private async sync(limit: number): Promise<number> {
-    const outcomes = this.outcomes;
-    const logs = this.logs;
-    const ended = new Set(outcomes.map((o) => o.job.id));
+  private async sync(limit: number, record: boolean): Promise<number> {
+    const outcomes = record ? this.outcomes : [];
+    const logs = record ? this.logs : [];
     const started: ClaimedJob[] = [];
-    const notYet: ClaimedJob[] = [];
-    // A job is written RUNNING once it has run for flushMs: most short ones end before, and go from CLAIMED to their end.
-    const startedBefore = Date.now() - this.config.pfs.flushMs;
-    for (const job of this.dispatched) {
-      if (ended.has(job.id)) continue;
-      const at = this.executor.startedAt(job.id);
-      (at !== undefined && at <= startedBefore ? started : notYet).push(job);
+    if (record) {
+      const ended = new Set(outcomes.map((o) => o.job.id));
+      const notYet: ClaimedJob[] = [];
+      // A job is written RUNNING once it has run for flushMs: most short ones end before, and go from CLAIMED to their end.
+      const startedBefore = Date.now() - this.config.pfs.flushMs;
+      for (const job of this.dispatched) {
+        if (ended.has(job.id)) continue;
+        const at = this.executor.startedAt(job.id);
+        (at !== undefined && at <= startedBefore ? started : notYet).push(job);
+      }
+      this.dispatched = notYet;
+      this.outcomes = [];
+      this.logs = [];
+      // Jobs queued in a thread: look again for their starts.
+      this.pendingSince = notYet.length > 0 ? Date.now() : undefined;
     }
-    this.dispatched = notYet;
-    this.outcomes = [];
-    this.logs = [];
-    // Jobs queued in a thread: look again for their starts.
-    this.pendingSince = notYet.length > 0 ? Date.now() : undefined;
     if (limit === 0 && started.length === 0 && outcomes.length === 0) return 0;
     let claimed: ClaimedJob[] = [];
     try {
@@ -151,14 +191,20 @@ export class Dispatcher {
       claimed = await this.rms.queue.exchange({ started, outcomes, pool: this.pool, limit, alongside });
       this.outageLogged = false;
     } catch (err) {
-      this.dispatched.unshift(...started);
-      this.outcomes.unshift(...outcomes);
-      this.logs.unshift(...logs);
-      // Tried again in a second, not at once: the database may be down.
-      this.pendingSince = Date.now() + 1000 - this.config.pfs.flushMs;
-      this.onError('recording job outcomes failed; trying again', err);
+      if (record) {
+        this.dispatched.unshift(...started);
+        this.outcomes.unshift(...outcomes);
+        this.logs.unshift(...logs);
+        // Tried again in a second, not at once: the database may be down.
+        this.pendingSince = Date.now() + 1000 - this.config.pfs.flushMs;
+      }
+      this.emptyUntil = Date.now() + 1000;
+      this.onError(record ? 'recording job outcomes failed; trying again' : 'claiming jobs failed; trying again', err);
       return 0;
     }
+    // A record may have readied the jobs of a next step.
+    if (record) this.emptyUntil = 0;
+    if (limit > 0 && claimed.length === 0) this.emptyUntil = Date.now() + this.config.pfs.pollMs;
     for (const o of outcomes) {
       if (o.status === 'FAILED') this.log.warn(`job ${o.job.id} failed: ${o.reason}`, { workflow: o.job.workflowid, job: o.job.id, tasktype: o.job.tasktype });
     }

@@ -97,7 +97,7 @@ export function createPfs(ctx: Context<{ rms: RmsService; dss: DssService; smas:
     async start() {
       assertRunjobBuilt();
       executor = new LocalExecutor(config.pfs.local, services.tasks, resolve(config.log.dir), join(services.dss.area('staging'), 'jobs'));
-      dispatcher = new Dispatcher(services.rms, executor, config, clock, log);
+      dispatcher = new Dispatcher(services.rms, executor, config, clock, log, db.dialect === 'sqlite' ? 1 : 2);
       await refreshPools();
       dispatcher.start();
       poolTimer = setInterval(() => void refreshPools().catch(() => undefined), config.pfs.pollMs * 5);
