@@ -4,7 +4,7 @@ import type { Db } from '../../core/db.js';
 import { chunks, dialectOf } from '../../core/query.js';
 import type { Bus } from '../ems/index.js';
 import { advance, type Finished } from './bookkeeping.js';
-import { claimedColumns, claimJobs, renewJobLeases, selectClaimable, selectDueRetries, selectLapsed, selectLostJobs, type PerJob } from './sql/jobs.js';
+import { claimedColumns, claimJobs, renewJobLeases, selectClaimable, selectDueRetries, selectLapsed, selectLostJobs, type PerJob, type PerJobColumn } from './sql/jobs.js';
 import { selectWorkflowParams } from './sql/workflows.js';
 import { groupBy, JobWork, ref, type JobRef } from './work.js';
 
@@ -20,8 +20,6 @@ export interface ClaimedJob extends JobRef {
   timeout_ms: number | null;
   cpus: number;
   memory_mb: number | null;
-  pool: string;
-  reclaims: number;
   /** The instance's parameters (JSON). */
   params: string | null;
 }
@@ -40,6 +38,8 @@ export type Outcome =
   | ({ job: ClaimedJob; status: 'FAILED'; reason: string } & Measured)
   /** Not the job's fault (its process stops, the worker died under another job): back to the queue, no attempt used. */
   | { job: ClaimedJob; status: 'HANDED_BACK'; reason: string };
+
+type Success = Extract<Outcome, { status: 'SUCCESS' }>;
 
 /** Errors a database raises when two transactions wait on each other: the loser runs again. */
 function isDeadlock(err: unknown): boolean {
@@ -137,20 +137,19 @@ export class JobQueue {
 
   private async claimIn(work: JobWork, pool: string, limit: number, now: number): Promise<ClaimedJob[]> {
     const claim = { pool, limit, claimedBy: this.processId, leaseUntil: now + this.leaseMs, now };
-    let picked: ClaimedJob[];
+    let rows: ClaimRow[];
     if (dialectOf(work.trx) === 'oracle') {
-      picked = ((await selectClaimable(work.trx, claim)) as ClaimedJob[]).map(toClaimed);
-      await work.move(picked, 'READY', 'CLAIMED', claimedColumns(claim));
+      rows = (await selectClaimable(work.trx, claim)) as ClaimRow[];
+      await work.move(rows.map(ref), 'READY', 'CLAIMED', claimedColumns(claim));
     } else {
-      picked = ((await claimJobs(work.trx, claim)) as ClaimedJob[]).map(toClaimed);
-      for (const ofStep of groupBy(picked, (j) => j.stepid).values()) work.count(ofStep[0].workflowid, ofStep[0].stepid, 'READY', 'CLAIMED', ofStep.length);
+      rows = (await claimJobs(work.trx, claim)) as ClaimRow[];
+      for (const ofStep of groupBy(rows, (r) => Number(r.stepid)).values()) work.count(Number(ofStep[0].workflowid), Number(ofStep[0].stepid), 'READY', 'CLAIMED', ofStep.length);
     }
-    picked.sort((a, b) => b.priority - a.priority || a.id - b.id);
-    const unknown = [...new Set(picked.map((j) => j.workflowid))].filter((id) => !this.params.has(id));
+    const unknown = [...new Set(rows.map((r) => Number(r.workflowid)))].filter((id) => !this.params.has(id));
     for (const part of chunks(unknown)) {
       for (const w of (await selectWorkflowParams(work.trx, { ids: part })) as { id: number; params: string | null }[]) this.remember(Number(w.id), w.params);
     }
-    return picked.map((j) => ({ ...j, params: this.params.get(j.workflowid) ?? null }));
+    return rows.map((r) => toClaimed(r, this.params.get(Number(r.workflowid)) ?? null)).sort((a, b) => b.priority - a.priority || a.id - b.id);
   }
 
   /** An instance's parameters never change: kept, for the next claims of its jobs. */
@@ -161,13 +160,12 @@ export class JobQueue {
 
   private async settleOutcomes(work: JobWork, outcomes: readonly Outcome[], now: number): Promise<void> {
     // All successes in one statement; the figures that differ from job to job go in perJob.
-    const successes = outcomes.filter((o) => o.status === 'SUCCESS');
+    const successes = outcomes.filter((o): o is Success => o.status === 'SUCCESS');
     if (successes.length > 0) {
-      const rows = successes.map((o) => ({ result: o.result ?? null, ...measuredColumns(o) }));
       const set: Record<string, unknown> = { endtime: now, lease_until: null, reason: null };
       const perJob: PerJob = {};
-      for (const column of Object.keys(rows[0]) as (keyof (typeof rows)[number])[]) {
-        const values = rows.map((r) => r[column]);
+      for (const [column, value] of Object.entries(SUCCESS_COLUMNS) as [PerJobColumn, (o: Success) => string | number | null][]) {
+        const values = successes.map(value);
         if (values.every((v) => v === values[0])) set[column] = values[0];
         else perJob[column] = new Map(successes.map((o, i) => [o.job.id, values[i]]));
       }
@@ -266,15 +264,31 @@ export class JobQueue {
   }
 }
 
+/** What a success writes of each job, by rms_job column. */
+const SUCCESS_COLUMNS: Record<PerJobColumn, (o: Success) => string | number | null> = {
+  result: (o) => o.result ?? null,
+  wall_ms: (o) => o.wallMs ?? null,
+  cpu_ms: (o) => o.cpuMs ?? null,
+  peak_mem_mb: (o) => o.peakMemMb ?? null,
+  logs: (o) => o.logs ?? null,
+};
+
 /** What an executor measured of a job, as rms_job columns. */
 function measuredColumns(o: Measured): { wall_ms: number | null; cpu_ms: number | null; peak_mem_mb: number | null; logs: string | null } {
   return { wall_ms: o.wallMs ?? null, cpu_ms: o.cpuMs ?? null, peak_mem_mb: o.peakMemMb ?? null, logs: o.logs ?? null };
 }
 
-function toClaimed(r: ClaimedJob): ClaimedJob {
+/** A claimed job as the database returns it: numbers may come back as text or bigint. */
+type ClaimRow = { [K in keyof Omit<ClaimedJob, 'params'>]: ClaimedJob[K] | string | bigint };
+
+/** One object per job, written out: the claim makes hundreds at a time. */
+function toClaimed(r: ClaimRow, params: string | null): ClaimedJob {
   return {
-    ...r,
-    ...ref(r),
+    id: Number(r.id),
+    workflowid: Number(r.workflowid),
+    stepid: Number(r.stepid),
+    tasktype: String(r.tasktype),
+    dataspec: r.dataspec === null ? null : String(r.dataspec),
     priority: Number(r.priority),
     solutionid: r.solutionid === null ? null : Number(r.solutionid),
     attempts: Number(r.attempts),
@@ -283,6 +297,6 @@ function toClaimed(r: ClaimedJob): ClaimedJob {
     timeout_ms: r.timeout_ms === null ? null : Number(r.timeout_ms),
     cpus: Number(r.cpus),
     memory_mb: r.memory_mb === null ? null : Number(r.memory_mb),
-    reclaims: Number(r.reclaims),
+    params,
   };
 }

@@ -16,7 +16,7 @@ export interface JobRef {
 }
 
 /** A job reference from a row, whose ids may come back as text or bigint. */
-export function ref(r: JobRef): JobRef {
+export function ref(r: { [K in keyof JobRef]: number | string | bigint }): JobRef {
   return { id: Number(r.id), workflowid: Number(r.workflowid), stepid: Number(r.stepid) };
 }
 

@@ -23,20 +23,21 @@ export interface Ran {
   log?: { filename: string; bytes: number; backups: number };
 }
 
+type FunctionType = Extract<TaskType, { kind: 'function' }>;
+
+/** A job this executor runs, from its start until it has said how it ended. */
 interface Held {
   job: ClaimedJob;
+  type: TaskType;
   slot: number;
-  kind: 'function' | 'program';
+  /** The CPUs it counts against the budget: a program's declared ones; a thread's are the pool's. */
+  cpus: number;
+  /** Gives the slot and budgets back and settles `run`'s promise. */
+  done: (ran: Ran) => void;
   /** Why the coordinator stopped it (timeout, cancel, stop): set before aborting. */
   stopping?: { reason: string; handBack: boolean };
   /** A program's own; the batch's for a TypeScript task (aborting it stops the thread). */
   controller?: AbortController;
-}
-
-interface Queued {
-  held: Held;
-  type: Extract<TaskType, { kind: 'function' }>;
-  done: (ran: Ran) => void;
 }
 
 /**
@@ -61,7 +62,7 @@ export class LocalExecutor {
   private readonly slots: number;
   private readonly freeSlots: number[];
   private readonly held = new Map<number, Held>();
-  private queued: Queued[] = [];
+  private queued: Held[] = [];
   private sending = false;
   /** Recent mean wall time of each task type's jobs, ms, and of all jobs. */
   private readonly meanMs = new Map<string, number>();
@@ -141,33 +142,44 @@ export class LocalExecutor {
   }
 
   /** Runs a job to its end; never rejects. */
-  async run(job: ClaimedJob): Promise<Ran> {
+  run(job: ClaimedJob): Promise<Ran> {
     const type = this.tasks.get(job.tasktype);
+    if (!type) return Promise.resolve({ outcome: { job, status: 'FAILED', reason: `unknown task type ${job.tasktype}: no module of this DPC registers it` } });
     const slot = this.freeSlots.pop();
-    if (slot === undefined) return { outcome: { job, status: 'HANDED_BACK', reason: 'the local executor was full' } };
-    const held: Held = { job, slot, kind: type?.kind ?? 'function' };
-    this.held.set(job.id, held);
-    const cpus = type?.kind === 'program' ? job.cpus : 0;
-    this.cpusInUse += cpus;
-    this.memoryInUse += job.memory_mb ?? 0;
-    this.starts[slot] = 0;
-    Atomics.store(this.stops, slot, 0);
-    try {
-      if (!type) return { outcome: { job, status: 'FAILED', reason: `unknown task type ${job.tasktype}: no module of this DPC registers it` } };
-      if (type.kind === 'program') return await this.runProgram(held, type);
-      return await new Promise<Ran>((done) => {
-        this.queued.push({ held, type, done });
-        this.sendSoon();
-      });
-    } catch (err) {
-      return { outcome: { job, status: 'FAILED', reason: `the executor failed: ${messageOf(err)}` } };
-    } finally {
-      this.held.delete(job.id);
-      this.cpusInUse -= cpus;
-      this.memoryInUse -= job.memory_mb ?? 0;
+    if (slot === undefined) return Promise.resolve({ outcome: { job, status: 'HANDED_BACK', reason: 'the local executor was full' } });
+    // No async function and no Queued object around each job: at tens of thousands of jobs a
+    // second, those were most of what the coordinator's thread allocated.
+    return new Promise<Ran>((resolve) => {
+      const held: Held = {
+        job,
+        type,
+        slot,
+        cpus: type.kind === 'program' ? job.cpus : 0,
+        done: (ran) => {
+          this.release(held);
+          resolve(ran);
+        },
+      };
+      this.held.set(job.id, held);
+      this.cpusInUse += held.cpus;
+      this.memoryInUse += job.memory_mb ?? 0;
       this.starts[slot] = 0;
-      this.freeSlots.push(slot);
-    }
+      Atomics.store(this.stops, slot, 0);
+      if (type.kind === 'program') {
+        this.runProgram(held, type).then(held.done, (err) => held.done({ outcome: { job, status: 'FAILED', reason: `the executor failed: ${messageOf(err)}` } }));
+      } else {
+        this.queued.push(held);
+        this.sendSoon();
+      }
+    });
+  }
+
+  private release(held: Held): void {
+    this.held.delete(held.job.id);
+    this.cpusInUse -= held.cpus;
+    this.memoryInUse -= held.job.memory_mb ?? 0;
+    this.starts[held.slot] = 0;
+    this.freeSlots.push(held.slot);
   }
 
   private async runProgram(held: Held, type: Extract<TaskType, { kind: 'program' }>): Promise<Ran> {
@@ -202,13 +214,13 @@ export class LocalExecutor {
   }
 
   /** Cuts the queued jobs into batches of about batchMs each, spread over every thread. */
-  private batches(queued: Queued[]): Queued[][] {
+  private batches(queued: Held[]): Held[][] {
     const most = Math.min(Math.ceil(queued.length / this.threads), MAX_BATCH);
-    const out: Queued[][] = [];
-    let batch: Queued[] = [];
+    const out: Held[][] = [];
+    let batch: Held[] = [];
     let ms = 0;
     for (const q of queued) {
-      const estimate = this.meanMs.get(q.held.job.tasktype) ?? this.config.batchMs;
+      const estimate = this.meanMs.get(q.job.tasktype) ?? this.config.batchMs;
       if (batch.length > 0 && (ms + estimate > this.config.batchMs || batch.length >= most)) {
         out.push(batch);
         batch = [];
@@ -221,14 +233,15 @@ export class LocalExecutor {
     return out;
   }
 
-  private async send(batch: Queued[]): Promise<void> {
+  private async send(batch: Held[]): Promise<void> {
     const controller = new AbortController();
     const tasks: WorkerInput['tasks'] = {};
     const params: WorkerInput['params'] = {};
     const jobs: WorkerJob[] = [];
-    for (const { held, type } of batch) {
+    for (const held of batch) {
       held.controller = controller;
       const { job, slot } = held;
+      const type = held.type as FunctionType;
       tasks[job.tasktype] ??= { module: type.module, exportName: type.export ?? 'default' };
       params[job.workflowid] ??= job.params;
       jobs.push({ id: job.id, workflowid: job.workflowid, stepid: job.stepid, tasktype: job.tasktype, attempts: job.attempts, dataspec: job.dataspec, solutionid: job.solutionid, slot });
@@ -249,10 +262,10 @@ export class LocalExecutor {
     try {
       outputs = await this.pool.run(input, { signal: controller.signal });
     } catch (err) {
-      for (const q of batch) q.done(this.lost(q.held, err));
+      for (const held of batch) held.done(this.lost(held, err));
       return;
     }
-    outputs.forEach((out, i) => batch[i].done(this.ended(batch[i].held, out)));
+    outputs.forEach((out, i) => batch[i].done(this.ended(batch[i], out)));
     // The batch ran past its time: the jobs it did not start go again, behind those queued since.
     if (outputs.length < batch.length) {
       this.queued.push(...batch.slice(outputs.length));
@@ -303,7 +316,7 @@ export class LocalExecutor {
     if (!held || held.stopping) return;
     held.stopping = { reason, handBack };
     Atomics.store(this.stops, held.slot, 1);
-    if (held.kind === 'program') {
+    if (held.type.kind === 'program') {
       held.controller?.abort(new Error(reason));
       return;
     }

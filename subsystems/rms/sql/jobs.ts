@@ -4,11 +4,11 @@ import { defineQuery } from '../../../core/query.js';
 /** What an executor needs of a job to run it. */
 export const JOB_SPEC_COLUMNS = [
   'id', 'workflowid', 'stepid', 'tasktype', 'dataspec', 'priority', 'solutionid', 'attempts', 'max_attempts',
-  'backoff_ms', 'timeout_ms', 'cpus', 'memory_mb', 'pool', 'reclaims',
+  'backoff_ms', 'timeout_ms', 'cpus', 'memory_mb',
 ] as const;
 
 export const JOB_COLUMNS = [
-  ...JOB_SPEC_COLUMNS, 'status', 'logs', 'run_after', 'lease_until', 'claimed_by', 'executor', 'nodeid', 'executor_ref',
+  ...JOB_SPEC_COLUMNS, 'pool', 'reclaims', 'status', 'logs', 'run_after', 'lease_until', 'claimed_by', 'executor', 'nodeid', 'executor_ref',
   'created', 'starttime', 'endtime', 'reason', 'result', 'wall_ms', 'cpu_ms', 'peak_mem_mb',
 ] as const;
 
