@@ -10,6 +10,7 @@ import type { EmsService } from '../../../subsystems/ems/index.js';
 import type { EventMap } from '../../../subsystems/ems/events.js';
 import type { PfsService } from '../../../subsystems/pfs/index.js';
 import type { RmsService } from '../../../subsystems/rms/index.js';
+import { startCpuMeter } from './cpu.js';
 import { analyzeSchema, type PeerResult, withClient } from './peers.js';
 
 export interface DpcOptions {
@@ -70,11 +71,13 @@ export async function benchDpc(o: DpcOptions): Promise<PeerResult> {
         if (e.workflowid === started.id) resolve(e);
       });
     });
+    const cpu = startCpuMeter();
     const t1 = performance.now();
     const elu = performance.eventLoopUtilization();
     await pfs.open('local', who);
     const end = await ended;
     const runMs = performance.now() - t1;
+    const cpuPerJob = cpu(o.jobs);
     if (end.status !== 'SUCCESS') throw new Error(`the benchmark instance ended ${end.status}`);
     // How much of the run the main thread worked (claims, writes, dispatch): the rest it waited on the database or threads.
     const busy = Math.round(performance.eventLoopUtilization(elu).utilization * 100);
@@ -86,6 +89,7 @@ export async function benchDpc(o: DpcOptions): Promise<PeerResult> {
       enqueueMs: Math.round(enqueueMs),
       runMs: Math.round(runMs),
       jobsPerSec: Math.round(o.jobs / (runMs / 1000)),
+      cpu: { process: cpuPerJob.process, postgres: o.client === 'postgresql' ? cpuPerJob.postgres : undefined },
     };
   } finally {
     await dpc.stop();

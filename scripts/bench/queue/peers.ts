@@ -20,6 +20,7 @@ import { createRequire } from 'node:module';
 import pg from 'pg';
 import type { Runner, TaskList, RunnerOptions } from 'graphile-worker';
 import type PgBossType from 'pg-boss';
+import { startCpuMeter, type CpuPerJob } from './cpu.js';
 
 export interface PeerResult {
   peer: string;
@@ -29,6 +30,8 @@ export interface PeerResult {
   enqueueMs: number;
   runMs: number;
   jobsPerSec: number;
+  /** CPU spent per job during the run. */
+  cpu: CpuPerJob;
 }
 
 export interface PeerOptions {
@@ -189,8 +192,9 @@ async function waitUntilZero(c: pg.Client, sql: string, deadline: number, what: 
   }
 }
 
-function result(peer: string, mode: string, o: PeerOptions, enqueueMs: number, runMs: number): PeerResult {
+function result(peer: string, mode: string, o: PeerOptions, enqueueMs: number, runMs: number, cpu: CpuPerJob): PeerResult {
   return {
+    cpu,
     peer,
     mode,
     concurrency: o.concurrency,
@@ -275,6 +279,7 @@ export async function benchGraphileWorker(o: PeerOptions & { batched: boolean })
         : {}),
     };
     const deadline = Date.now() + RUN_TIMEOUT_MS;
+    const cpu = startCpuMeter();
     const tStart = performance.now();
     runner = await gw.run(runOpts);
     // a fatal pool error rejects runner.promise: surface it instead of hanging
@@ -296,10 +301,11 @@ export async function benchGraphileWorker(o: PeerOptions & { batched: boolean })
       'graphile-worker _private_jobs to empty',
     );
     const runMs = performance.now() - tStart;
+    const cpuPerJob = cpu(jobs);
     if (counter.count !== jobs) {
       throw new Error(`graphile-worker: handler ran ${counter.count} times for ${jobs} jobs`);
     }
-    return result('graphile-worker', mode, o, enqueueMs, runMs);
+    return result('graphile-worker', mode, o, enqueueMs, runMs, cpuPerJob);
   } finally {
     if (runner) await runner.stop().catch(() => undefined);
     if (utils) await Promise.resolve(utils.release()).catch(() => undefined);
@@ -357,6 +363,7 @@ export async function benchPgBoss(o: PeerOptions & PgBossExtraOptions): Promise<
       if (drain && batch.length === batchSize && workerIds[i] !== undefined) boss.notifyWorker(workerIds[i]);
     };
     const deadline = Date.now() + RUN_TIMEOUT_MS;
+    const cpu = startCpuMeter();
     const tStart = performance.now();
     for (let i = 0; i < concurrency; i++) {
       workerIds[i] = await boss.work(PGBOSS_QUEUE, { batchSize, pollingIntervalSeconds }, makeHandler(i));
@@ -365,6 +372,7 @@ export async function benchPgBoss(o: PeerOptions & PgBossExtraOptions): Promise<
     // complete() is fire-and-forget in pg-boss 10: wait for the DB to agree
     await waitUntilZero(monitor, pending, deadline, 'pg-boss created/retry/active jobs to drain');
     const runMs = performance.now() - tStart;
+    const cpuPerJob = cpu(jobs);
 
     const { rows: done } = await monitor.query<{ n: number }>(
       `select (select count(*) from "${schema}".job where name = '${PGBOSS_QUEUE}' and state = 'completed')
@@ -373,7 +381,7 @@ export async function benchPgBoss(o: PeerOptions & PgBossExtraOptions): Promise<
     if (Number(done[0].n) !== jobs) throw new Error(`pg-boss: ${done[0].n} of ${jobs} jobs completed`);
     if (counter.count !== jobs) throw new Error(`pg-boss: handler saw ${counter.count} jobs for ${jobs}`);
     if (errors.length) throw new Error(`pg-boss reported ${errors.length} error(s): ${String(errors[0])}`);
-    return result('pg-boss', mode, o, enqueueMs, runMs);
+    return result('pg-boss', mode, o, enqueueMs, runMs, cpuPerJob);
   } finally {
     if (started) {
       await boss.offWork(PGBOSS_QUEUE).catch(() => undefined);

@@ -37,7 +37,10 @@ for (const concurrency of [1, 4]) {
 
 const versions = await peerVersions();
 process.stdout.write(`\n${jobs} no-op jobs per run; 2 cores; ${Object.entries(versions).map(([k, v]) => `${k} ${v}`).join(', ')}\n\n`);
-process.stdout.write(`${'queue'.padEnd(26)} ${'mode'.padEnd(44)} ${'c'.padStart(2)} ${'enqueue ms'.padStart(11)} ${'run ms'.padStart(8)} ${'jobs/s'.padStart(8)}\n`);
+process.stdout.write(`${'queue'.padEnd(26)} ${'mode'.padEnd(44)} ${'c'.padStart(2)} ${'enqueue ms'.padStart(11)} ${'run ms'.padStart(8)} ${'jobs/s'.padStart(8)} ${'CPU µs/job: process'.padStart(20)} ${'PostgreSQL'.padStart(10)}\n`);
 for (const r of results) {
-  process.stdout.write(`${r.peer.padEnd(26)} ${r.mode.slice(0, 44).padEnd(44)} ${String(r.concurrency).padStart(2)} ${String(r.enqueueMs).padStart(11)} ${String(r.runMs).padStart(8)} ${String(r.jobsPerSec).padStart(8)}\n`);
+  process.stdout.write(
+    `${r.peer.padEnd(26)} ${r.mode.slice(0, 44).padEnd(44)} ${String(r.concurrency).padStart(2)} ${String(r.enqueueMs).padStart(11)} ${String(r.runMs).padStart(8)} ${String(r.jobsPerSec).padStart(8)} ${String(r.cpu.process).padStart(20)} ${String(r.cpu.postgres ?? '–').padStart(10)}\n`,
+  );
 }
+process.stdout.write('\nCPU per job during the run: of this process (all its threads), and of every PostgreSQL process on this machine.\n');
