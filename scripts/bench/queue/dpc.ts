@@ -25,7 +25,8 @@ export interface DpcOptions {
 }
 
 const PG_URL = 'postgres://postgres@127.0.0.1:5432/test';
-const definitions = fileURLToPath(new URL('./bench-workflows.ts', import.meta.url));
+// Run as built JavaScript (`npm run bench:queue`), as production runs; from source under tsx too.
+const definitions = fileURLToPath(new URL(`./bench-workflows.${import.meta.url.endsWith('.ts') ? 'ts' : 'js'}`, import.meta.url));
 const who = { username: 'bench', reason: 'benchmark' };
 
 /**
