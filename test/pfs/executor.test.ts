@@ -17,7 +17,7 @@ let nextId = 1;
 beforeEach(() => {
   dir = mkdtempSync(join(tmpdir(), 'dpc-executor-'));
   const tasks = new TaskTypes();
-  for (const name of ['noop', 'sleep', 'crashIf']) tasks.register({ name: `t.${name}`, kind: 'function', module: TASKS, export: name });
+  for (const name of ['noop', 'sleep', 'crashIf', 'echoSpec']) tasks.register({ name: `t.${name}`, kind: 'function', module: TASKS, export: name });
   executor = new LocalExecutor(CONFIG, tasks, join(dir, 'log'), join(dir, 'out'));
 });
 afterEach(async () => {
@@ -25,10 +25,10 @@ afterEach(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-function job(tasktype: string, dataspec: Record<string, unknown> = {}): ClaimedJob {
+function job(tasktype: string, dataspec: Record<string, unknown> = {}, more: Partial<ClaimedJob> = {}): ClaimedJob {
   return {
     id: nextId++, workflowid: 1, stepid: 1, tasktype, dataspec: JSON.stringify(dataspec), priority: 0, solutionid: null, attempts: 0, max_attempts: 1,
-    backoff_ms: 0, timeout_ms: null, cpus: 1, memory_mb: null, params: null,
+    backoff_ms: 0, timeout_ms: null, cpus: 1, memory_mb: null, params: null, ...more,
   };
 }
 
@@ -70,5 +70,26 @@ describe('the local executor sends jobs to its threads', () => {
     await run([job('t.sleep', { ms: 1 })]);
     const ran = await run(Array.from({ length: 40 }, () => job('t.sleep', { ms: 5 })));
     expect(ran.map((r) => r.outcome.status)).toEqual(Array(40).fill('SUCCESS'));
+  });
+});
+
+describe('a TypeScript task', () => {
+  test('receives its job spec: ids, attempt, data specification, its instance parameters and an output directory of its own', async () => {
+    const j = job('t.echoSpec', { day: '2026-01-01' }, { workflowid: 7, stepid: 3, attempts: 1, solutionid: 12, params: '{"list":[],"band":"G"}' });
+    const [ran] = await run([j]);
+    expect(ran.outcome.status).toBe('SUCCESS');
+    const { spec } = JSON.parse((ran.outcome as { result: string }).result) as { spec: Record<string, unknown> };
+    expect(spec).toEqual({
+      jobid: j.id, workflowid: 7, stepid: 3, tasktype: 't.echoSpec', attempt: 2, dataspec: { day: '2026-01-01' },
+      params: { list: [j.id], band: 'G' }, solutionid: 12, outputDir: join(dir, 'out', '7', String(j.id)),
+    });
+  });
+
+  test('gets objects of its own: a job that changes its parameters does not change those of the next job of its batch', async () => {
+    const params = '{"list":[]}';
+    // Seen short first, so that the next ones go to the thread in one batch.
+    await run(Array.from({ length: 20 }, () => job('t.echoSpec', {}, { params })));
+    const ran = await run(Array.from({ length: 5 }, () => job('t.echoSpec', {}, { params })));
+    expect(ran.map((r) => JSON.parse((r.outcome as { result: string }).result).listed)).toEqual([1, 1, 1, 1, 1]);
   });
 });
