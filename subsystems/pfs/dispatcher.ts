@@ -117,12 +117,17 @@ export class Dispatcher {
     return Math.min(room, this.config.pfs.claimBatch);
   }
 
-  /** A lane's transaction; when it ends, the loop looks again. */
+  /** A lane's transaction; when it ends, the loop looks again. It never rejects: nothing awaits it but `stop`. */
   private inLane(work: Promise<number>, done: () => void): Promise<number> {
-    return work.finally(() => {
-      done();
-      this.wake?.();
-    });
+    return work
+      .catch((err: unknown) => {
+        this.onError('the dispatcher failed; trying again', err);
+        return 0;
+      })
+      .finally(() => {
+        done();
+        this.wake?.();
+      });
   }
 
   /** Until a job ends, a lane ends, work is poked, changes are due, or the poll interval passes. */
