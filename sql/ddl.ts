@@ -149,6 +149,11 @@ export class Ddl {
     this.statements.push(sql);
   }
 
+  /** Rows already there brought in line with a change (a new column filled in): a query, compiled like the DDL around it. */
+  data(query: Knex.QueryBuilder): void {
+    this.statements.push(query.toQuery());
+  }
+
   dropIndex(table: string, suffix: string): void {
     this.statements.push(this.knex.raw('drop index ??', [name(`${table}_${suffix}`)]).toQuery());
   }

@@ -157,13 +157,14 @@ export async function fill(db: Db, o: FillOptions): Promise<void> {
       // then reprocessing, backfills and a few manual runs.
       await main.exec(
         `insert into rms_workflow (id, name, defid, status, persistenceid, runid, transferid, trigger_kind, params, priority,
-                                   solutionid, configid, parentid, created_by, created, starttime, endtime, reason)
+                                   solutionid, configid, parentid, created_by, created, starttime, endtime, reason, first_jobid, last_jobid)
          select id, kind[1], 1,
                 case when active then 'RUNNING' when troubled then 'FAILED' else 'SUCCESS' end,
                 null, 'run-' || id, null, kind[2], '{"seq":' || id || '}', case when kind[2] = 'REPROCESS' then -1 else 0 end,
                 null, null, null, kind[3], created, created,
                 case when active then null else created + ${int(gap)} * 9 / 10 + 660000 end,
-                case when troubled and not active then 'jobs failed' end
+                case when troubled and not active then 'jobs failed' end,
+                case when jend > jstart then jstart + 1 end, case when jend > jstart then jend end
            from (select w.*, ${int(t0)} + (w.id - 1) * ${int(gap)} as created,
                         case when w.id % 100 < 40 then array['aim.daily', 'CRON', 'cron']
                              when w.id % 100 < 70 then array['fts.daily', 'CRON', 'cron']

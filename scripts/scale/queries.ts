@@ -7,8 +7,8 @@ import type { Knex } from 'knex';
 import type { Query } from '../../core/query.js';
 import type { Db } from '../../core/db.js';
 import { countInStatus, countsOfWorkflow, estimateRows, totalsByStatus } from '../../subsystems/rms/sql/jobCounts.js';
-import { listFailedSince, listJobs, listQueue } from '../../subsystems/rms/sql/jobs.js';
-import { listWorkflows } from '../../subsystems/rms/sql/workflows.js';
+import { jobRange, listFailedSince, listJobs, listQueue } from '../../subsystems/rms/sql/jobs.js';
+import { listWorkflows, type WorkflowRow } from '../../subsystems/rms/sql/workflows.js';
 import { log } from './common.js';
 
 export interface QueriesOptions {
@@ -82,7 +82,7 @@ export async function queries(db: Db, o: QueriesOptions): Promise<Measured[]> {
     [middle, middle + 5000],
   );
   const typicalId = typical?.workflowid ?? middle;
-  const [bounds] = await raw<{ lo: number; hi: number }>('select min(id) as lo, max(id) as hi from rms_job where workflowid = ?', [big.workflowid]);
+  const [bounds] = await raw<{ lo: number; hi: number }>('select first_jobid as lo, last_jobid as hi from rms_workflow where id = ?', [big.workflowid]);
   const deepAfter = bounds.lo + Math.floor(0.8 * (bounds.hi - bounds.lo));
   // "Today" as the last 24 hours: a full day of failures whatever the hour the script runs
   // (with LIMIT 50 on the index, the cost does not grow with the window anyway).
@@ -107,6 +107,9 @@ export async function queries(db: Db, o: QueriesOptions): Promise<Measured[]> {
       if (rows.length < 50) break;
     }
   }
+  // The console reads an instance's row, then its jobs by the range of ids the row holds.
+  const rangeOf = async (id: number) => jobRange((await raw<WorkflowRow>('select id, first_jobid, last_jobid from rms_workflow where id = ?', [id]))[0]);
+  const [typicalJobs, bigJobs, recentJobs] = await Promise.all([rangeOf(typicalId), rangeOf(big.workflowid), rangeOf(recent.workflowid)]);
   const lastOf = <T>(rows: T[]): T | undefined => rows[rows.length - 1];
   const deepBefore = Math.min(maxid, minid + 1000);
   log(
@@ -115,11 +118,11 @@ export async function queries(db: Db, o: QueriesOptions): Promise<Measured[]> {
   );
 
   const cases: Case[] = [
-    of('jobs of an instance, page 1 (typical)', listJobs, { workflowid: typicalId, status: null, after: 0, limit: 50 }),
-    of('jobs of an instance, page 1 (biggest)', listJobs, { workflowid: big.workflowid, status: null, after: 0, limit: 50 }),
-    of('jobs of an instance, page 1 (biggest of the newest 10 %)', listJobs, { workflowid: recent.workflowid, status: null, after: 0, limit: 50 }),
-    of('jobs of an instance, deep keyset page (biggest, 80 %)', listJobs, { workflowid: big.workflowid, status: null, after: deepAfter, limit: 50 }),
-    of('failed jobs of an instance (biggest)', listJobs, { workflowid: big.workflowid, status: 'FAILED', after: 0, limit: 50 }),
+    of('jobs of an instance, page 1 (typical)', listJobs, { jobs: typicalJobs, status: null, after: 0, limit: 50 }),
+    of('jobs of an instance, page 1 (biggest)', listJobs, { jobs: bigJobs, status: null, after: 0, limit: 50 }),
+    of('jobs of an instance, page 1 (biggest of the newest 10 %)', listJobs, { jobs: recentJobs, status: null, after: 0, limit: 50 }),
+    of('jobs of an instance, deep keyset page (biggest, 80 %)', listJobs, { jobs: bigJobs, status: null, after: deepAfter, limit: 50 }),
+    of('failed jobs of an instance (biggest)', listJobs, { jobs: bigJobs, status: 'FAILED', after: 0, limit: 50 }),
     of('failed jobs today (last 24 h), page 1', listFailedSince, { since, beforeEnd: null, beforeId: 0, limit: 50 }),
     of('failed jobs today (last 24 h), page 2', listFailedSince, { since, beforeEnd: lastOf(failedFirst) ? Number(lastOf(failedFirst)!.endtime) : null, beforeId: Number(lastOf(failedFirst)?.id ?? 0), limit: 50 }),
     of('queue by priority, page 1', listQueue, { pool: 'local', afterPriority: null, afterId: 0, limit: 50 }),

@@ -137,3 +137,8 @@ drop index "RMS_JOB_END_IX";
 drop index "RMS_JOB_LEASE_IX";
 create index "RMS_JOB_ACTIVE_IX" on "RMS_JOB" ("STATUS", "POOL", "PRIORITY" desc, "ID");
 create index "RMS_JOB_ENDED_IX" on "RMS_JOB" ("ENDTIME", "ID");
+
+-- migration 0004_job_ranges
+alter table "RMS_WORKFLOW" add ("FIRST_JOBID" NUMBER(19), "LAST_JOBID" NUMBER(19));
+update "RMS_WORKFLOW" set "FIRST_JOBID" = (select min("ID") from "RMS_JOB" where "WORKFLOWID" = "RMS_WORKFLOW"."ID"), "LAST_JOBID" = (select max("ID") from "RMS_JOB" where "WORKFLOWID" = "RMS_WORKFLOW"."ID");
+drop index "RMS_JOB_WF_ID_IX";

@@ -84,3 +84,9 @@ drop index `rms_job_end_ix`;
 drop index `rms_job_lease_ix`;
 create index `rms_job_active_ix` on `rms_job` (`status`, `pool`, `priority` desc, `id`);
 create index `rms_job_ended_ix` on `rms_job` (`endtime`, `id`);
+
+-- migration 0004_job_ranges
+alter table `rms_workflow` add column `first_jobid` bigint;
+alter table `rms_workflow` add column `last_jobid` bigint;
+update `rms_workflow` set `first_jobid` = (select min(`id`) from `rms_job` where `workflowid` = `rms_workflow`.`id`), `last_jobid` = (select max(`id`) from `rms_job` where `workflowid` = `rms_workflow`.`id`);
+drop index `rms_job_wf_id_ix`;

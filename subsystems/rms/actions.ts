@@ -7,9 +7,9 @@ import { settleWorkflow, type Finished } from './bookkeeping.js';
 import { validPriority } from './definition.js';
 import { rmsErrors } from './errors.js';
 import { transaction } from './queue.js';
-import { moveStepJobs, selectJob, selectJobStates, selectWorkflowJobs, setJobPriority } from './sql/jobs.js';
+import { jobRange, moveStepJobs, selectJob, selectJobStates, selectWorkflowJobs, setJobPriority } from './sql/jobs.js';
 import { moveStep, selectSteps, type StepRow } from './sql/steps.js';
-import { lockWorkflow, moveWorkflow } from './sql/workflows.js';
+import { lockWorkflow, moveWorkflow, type LockedWorkflow } from './sql/workflows.js';
 import { ACTIVE, JobWork, ref, type JobRef, type JobStatus } from './work.js';
 
 /** Who asks for an action, and why: recorded in smas_audit with the change. */
@@ -27,12 +27,6 @@ export interface ActionDeps {
   onFinished(finished: Finished[]): void;
 }
 
-interface Locked {
-  id: number;
-  name: string;
-  status: string;
-}
-
 /**
  * The operator's actions on instances and jobs (seed 001's Workflow Manager: resume failed
  * jobs, change job priority; and pause, resume, cancel, retry). Each runs in one
@@ -45,14 +39,14 @@ export class Actions {
     return this.onWorkflow(workflowid, who, 'workflow.pause', ['RUNNING'], async (work, wf) => {
       await moveWorkflow(work.trx, { id: wf.id, from: ['RUNNING'], to: 'PAUSED', endtime: null, reason: who.reason ?? null });
       // Jobs already running finish; those waiting to be claimed wait for the resume.
-      await this.moveRunningSteps(work, wf.id, 'READY', 'WAITING');
+      await this.moveRunningSteps(work, wf, 'READY', 'WAITING');
     });
   }
 
   resume(workflowid: number, who: Actor): Promise<void> {
     return this.onWorkflow(workflowid, who, 'workflow.resume', ['PAUSED'], async (work, wf) => {
       await moveWorkflow(work.trx, { id: wf.id, from: ['PAUSED'], to: 'RUNNING', endtime: null, reason: null });
-      await this.moveRunningSteps(work, wf.id, 'WAITING', 'READY');
+      await this.moveRunningSteps(work, wf, 'WAITING', 'READY');
     });
   }
 
@@ -61,7 +55,7 @@ export class Actions {
     return this.onWorkflow(workflowid, who, 'workflow.cancel', ['RUNNING', 'PAUSED'], async (work, wf, now) => {
       for (const step of (await selectSteps(work.trx, { workflowid: wf.id })) as StepRow[]) {
         for (const from of ACTIVE) {
-          const n = Number(await moveStepJobs(work.trx, { workflowid: wf.id, stepid: Number(step.id), from, to: 'CANCELLED', set: { endtime: now, lease_until: null, reason: `cancelled by ${who.username}` } }));
+          const n = Number(await moveStepJobs(work.trx, { jobs: jobRange(wf), stepid: Number(step.id), from, to: 'CANCELLED', set: { endtime: now, lease_until: null, reason: `cancelled by ${who.username}` } }));
           if (n > 0) work.count(wf.id, Number(step.id), from, 'CANCELLED', n);
         }
         await moveStep(work.trx, { id: Number(step.id), from: ['WAITING', 'RUNNING'], to: 'CANCELLED', starttime: null, endtime: now });
@@ -77,7 +71,7 @@ export class Actions {
     return this.onWorkflow(workflowid, who, 'workflow.resume-failed', ['FAILED', 'RUNNING', 'PAUSED'], async (work, wf, now) => {
       let n = 0;
       for (let after = 0; ; ) {
-        const page = ((await selectWorkflowJobs(work.trx, { workflowid: wf.id, statuses: ['FAILED'], after, limit: 1000 })) as JobRef[]).map(ref);
+        const page = ((await selectWorkflowJobs(work.trx, { jobs: jobRange(wf), statuses: ['FAILED'], after, limit: 1000 })) as JobRef[]).map(ref);
         if (page.length === 0) break;
         n += await this.reopen(work, wf, page, 'FAILED', now);
         after = page[page.length - 1].id;
@@ -125,7 +119,7 @@ export class Actions {
   }
 
   /** Jobs back to the queue (WAITING in a paused instance), their step and instance running again. */
-  private async reopen(work: JobWork, wf: Locked, jobs: JobRef[], from: 'FAILED' | 'CANCELLED', now: number): Promise<number> {
+  private async reopen(work: JobWork, wf: LockedWorkflow, jobs: JobRef[], from: 'FAILED' | 'CANCELLED', now: number): Promise<number> {
     const to: JobStatus = wf.status === 'PAUSED' ? 'WAITING' : 'READY';
     const n = await work.move(jobs, from, to, { attempts: 0, endtime: null, reason: null, claimed_by: null, lease_until: null, run_after: now });
     for (const stepid of new Set(jobs.map((j) => j.stepid))) {
@@ -138,11 +132,11 @@ export class Actions {
     return n;
   }
 
-  private async moveRunningSteps(work: JobWork, workflowid: number, from: JobStatus, to: JobStatus): Promise<void> {
-    for (const step of (await selectSteps(work.trx, { workflowid })) as StepRow[]) {
+  private async moveRunningSteps(work: JobWork, wf: LockedWorkflow, from: JobStatus, to: JobStatus): Promise<void> {
+    for (const step of (await selectSteps(work.trx, { workflowid: wf.id })) as StepRow[]) {
       if (step.status !== 'RUNNING') continue;
-      const n = Number(await moveStepJobs(work.trx, { workflowid, stepid: Number(step.id), from, to, set: {} }));
-      if (n > 0) work.count(workflowid, Number(step.id), from, to, n);
+      const n = Number(await moveStepJobs(work.trx, { jobs: jobRange(wf), stepid: Number(step.id), from, to, set: {} }));
+      if (n > 0) work.count(wf.id, Number(step.id), from, to, n);
     }
     await work.flushCounts();
   }
@@ -152,13 +146,13 @@ export class Actions {
     who: Actor,
     action: string,
     allowed: string[],
-    change: (work: JobWork, wf: Locked, now: number) => Promise<T>,
+    change: (work: JobWork, wf: LockedWorkflow, now: number) => Promise<T>,
     target = `workflow ${workflowid}`,
   ): Promise<T> {
     if (!who.reason?.trim()) throw rmsErrors.reasonRequired(action);
     const { result, finished } = await transaction(this.d.db, async (trx) => {
       const now = this.d.clock.now();
-      const [row] = (await lockWorkflow(trx, { id: workflowid })) as Locked[];
+      const [row] = (await lockWorkflow(trx, { id: workflowid })) as LockedWorkflow[];
       if (!row) throw rmsErrors.workflowNotFound(workflowid);
       const wf = { ...row, id: Number(row.id) };
       if (!allowed.includes(wf.status)) throw rmsErrors.notAllowed(`workflow ${workflowid}`, wf.status, allowed.join(' or '));

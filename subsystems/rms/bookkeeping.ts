@@ -1,8 +1,8 @@
 import type { Bus } from '../ems/index.js';
 import { countsOfWorkflow } from './sql/jobCounts.js';
-import { moveStepJobs } from './sql/jobs.js';
+import { jobRange, moveStepJobs } from './sql/jobs.js';
 import { moveStep, selectStepDeps, selectSteps, type StepRow } from './sql/steps.js';
-import { lockWorkflow, moveWorkflow } from './sql/workflows.js';
+import { lockWorkflow, moveWorkflow, type LockedWorkflow } from './sql/workflows.js';
 import { ACTIVE, emptyCounts, type JobStatus, type JobWork } from './work.js';
 
 export type EndStatus = 'SUCCESS' | 'FAILED' | 'CANCELLED';
@@ -49,7 +49,7 @@ export async function advance(work: JobWork, bus: Bus, now: number): Promise<Fin
  */
 export async function settleWorkflow(work: JobWork, bus: Bus, workflowid: number, now: number): Promise<Finished | undefined> {
   const { trx } = work;
-  const [wf] = (await lockWorkflow(trx, { id: workflowid })) as { id: number; name: string; status: string }[];
+  const [wf] = (await lockWorkflow(trx, { id: workflowid })) as LockedWorkflow[];
   if (!wf || !['RUNNING', 'PAUSED'].includes(wf.status)) return undefined;
   await work.flushCounts();
   const steps = ((await selectSteps(trx, { workflowid })) as StepRow[]).map((s) => ({ ...s, id: Number(s.id) }));
@@ -80,7 +80,7 @@ export async function settleWorkflow(work: JobWork, bus: Bus, workflowid: number
         status.set(step.id, 'RUNNING');
         // A paused instance keeps its jobs WAITING until it is resumed.
         if (wf.status === 'RUNNING' && c.WAITING > 0) {
-          const n = Number(await moveStepJobs(trx, { workflowid, stepid: step.id, from: 'WAITING', to: 'READY', set: {} }));
+          const n = Number(await moveStepJobs(trx, { jobs: jobRange(wf), stepid: step.id, from: 'WAITING', to: 'READY', set: {} }));
           work.count(workflowid, step.id, 'WAITING', 'READY', n);
           c.WAITING -= n;
           c.READY += n;

@@ -17,7 +17,7 @@ import { Registry } from './registry.js';
 import { rmsApi } from './routes.js';
 import { Reads } from './reads.js';
 import { purgeFinishedJobs } from './retention.js';
-import { selectJobSpecs } from './sql/jobs.js';
+import { jobRange, selectJobSpecs } from './sql/jobs.js';
 import { insertCronFire } from './sql/solutions.js';
 import { selectSteps, type StepRow } from './sql/steps.js';
 import { selectWorkflow, type WorkflowRow } from './sql/workflows.js';
@@ -152,7 +152,7 @@ export function createRms(
       const nameOf = new Map(steps.map((s) => [Number(s.id), s.name]));
       const jobsOf = new Map<string, string[] | 'done'>(steps.map((s) => [s.name, options.failedOnly && s.status === 'SUCCESS' ? 'done' : []]));
       for (let after = 0; ; ) {
-        const page = (await selectJobSpecs(db.knex, { workflowid, after, limit: 5000 })) as { id: number; stepid: number; status: string; dataspec: string | null }[];
+        const page = (await selectJobSpecs(db.knex, { jobs: jobRange(parent), after, limit: 5000 })) as { id: number; stepid: number; status: string; dataspec: string | null }[];
         if (page.length === 0) break;
         for (const j of page) {
           const list = jobsOf.get(nameOf.get(Number(j.stepid)) ?? '');

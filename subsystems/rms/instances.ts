@@ -9,7 +9,7 @@ import type { Registered } from './registry.js';
 import { insertCounts } from './sql/jobCounts.js';
 import { insertJobs } from './sql/jobs.js';
 import { insertStep, insertStepDeps } from './sql/steps.js';
-import { insertWorkflow, selectWorkflowByRun, setWorkflowSolution } from './sql/workflows.js';
+import { insertWorkflow, selectWorkflowByRun, setWorkflowJobs, setWorkflowSolution } from './sql/workflows.js';
 import { emptyCounts, JobWork, type JobStatus } from './work.js';
 
 export type TriggerKind = 'CRON' | 'DATA' | 'MANUAL' | 'BACKFILL' | 'REPROCESS';
@@ -107,6 +107,9 @@ export async function createInstance(
   const stepIds = new Map<string, number>();
   const work = new JobWork(trx);
   let total = 0;
+  // The range of the instance's job ids: the console and the actions find its jobs by it.
+  let first: number | undefined;
+  let last: number | undefined;
   for (const [position, name] of reg.order.entries()) {
     const step = def.steps.find((s) => s.name === name)!;
     const specs = specsOf.get(name)!;
@@ -123,7 +126,7 @@ export async function createInstance(
     if (specs === 'done') continue;
     const jobPriority = Math.max(-MAX_PRIORITY, Math.min(MAX_PRIORITY, priority + (step.priority ?? 0)));
     for (const part of chunks(specs, INSERT_ROWS_MAX)) {
-      await insertJobs(trx, {
+      const inserted = await insertJobs(trx, {
         rows: part.map((dataspec) => ({
           workflowid: id,
           stepid,
@@ -142,9 +145,15 @@ export async function createInstance(
           created: now,
         })),
       });
+      for (const row of inserted as { id: number | string }[]) {
+        const jobid = Number(row.id);
+        first = Math.min(first ?? jobid, jobid);
+        last = Math.max(last ?? jobid, jobid);
+      }
     }
     total += n;
   }
+  if (first !== undefined && last !== undefined) await setWorkflowJobs(trx, { id, first, last });
   const finished = await settleWorkflow(work, bus, id, now);
   return { id, created: true, jobs: total, finished };
 }

@@ -1,7 +1,7 @@
 import type { Db } from '../../core/db.js';
 import { rmsErrors } from './errors.js';
 import { countInStatus, countsOfWorkflow, estimateRows } from './sql/jobCounts.js';
-import { listFailedSince, listJobs, listQueue, selectJob } from './sql/jobs.js';
+import { jobRange, listFailedSince, listJobs, listQueue, selectJob } from './sql/jobs.js';
 import { selectSolution, selectSolutionInputs, selectConfig } from './sql/solutions.js';
 import { selectSteps, type StepRow } from './sql/steps.js';
 import { listWorkflows, selectWorkflow, type WorkflowRow } from './sql/workflows.js';
@@ -43,8 +43,11 @@ export class Reads {
     return job as Record<string, unknown>;
   }
 
-  jobs(workflowid: number, o: { after?: number; limit?: number; status?: string } = {}) {
-    return listJobs(this.db.knex, { workflowid, after: o.after ?? 0, limit: clampLimit(o.limit), status: o.status ?? null }) as Promise<Record<string, unknown>[]>;
+  /** The jobs of an instance by id, paged by key; none for an instance that does not exist. */
+  async jobs(workflowid: number, o: { after?: number; limit?: number; status?: string } = {}): Promise<Record<string, unknown>[]> {
+    const [wf] = (await selectWorkflow(this.db.knex, { id: workflowid })) as WorkflowRow[];
+    if (!wf) return [];
+    return (await listJobs(this.db.knex, { jobs: jobRange(wf), after: o.after ?? 0, limit: clampLimit(o.limit), status: o.status ?? null })) as Record<string, unknown>[];
   }
 
   failedSince(since: number, o: { beforeEnd?: number; beforeId?: number; limit?: number } = {}) {

@@ -32,3 +32,23 @@ describe('the queue as the console reads it', () => {
     expect(seen).toEqual(expected);
   });
 });
+
+describe('the jobs of an instance as the console reads them', () => {
+  test('are listed page after page, each once and in order, though instances created at the same time share a range of ids', async () => {
+    // Created together: on PostgreSQL their inserts may take turns, and their ids mix.
+    const created = await Promise.all([h.rms.start('held', { params: { n: 1200 } }, operator), h.rms.start('held', { params: { n: 1100 } }, operator)]);
+    for (const wf of created) {
+      const expected = (await jobsOf(h, wf.id)).map((j) => Number(j.id));
+      expect(expected).toHaveLength(wf.id === created[0].id ? 1200 : 1100);
+      const seen: number[] = [];
+      for (let after = 0; ; ) {
+        const rows = await h.rms.reads.jobs(wf.id, { after, limit: 250 });
+        if (rows.length === 0) break;
+        expect(rows.every((r) => Number(r.workflowid) === wf.id)).toBe(true);
+        seen.push(...rows.map((r) => Number(r.id)));
+        after = Number(rows.at(-1)!.id);
+      }
+      expect(seen).toEqual(expected);
+    }
+  });
+});

@@ -2,7 +2,7 @@ import { defineQuery } from '../../../core/query.js';
 
 export const WORKFLOW_COLUMNS = [
   'id', 'name', 'defid', 'status', 'persistenceid', 'runid', 'transferid', 'trigger_kind', 'params', 'priority',
-  'solutionid', 'configid', 'parentid', 'created_by', 'created', 'starttime', 'endtime', 'reason',
+  'solutionid', 'configid', 'parentid', 'created_by', 'created', 'starttime', 'endtime', 'reason', 'first_jobid', 'last_jobid',
 ] as const;
 
 export interface WorkflowRow {
@@ -24,6 +24,9 @@ export interface WorkflowRow {
   starttime: number | null;
   endtime: number | null;
   reason: string | null;
+  /** The first and the last id of its jobs; null when it has none. */
+  first_jobid: number | null;
+  last_jobid: number | null;
 }
 
 export const insertWorkflow = defineQuery(
@@ -50,9 +53,19 @@ export const selectWorkflow = defineQuery('rms.selectWorkflow', { id: 1 }, (knex
   knex('rms_workflow').select(WORKFLOW_COLUMNS).where('id', p.id),
 );
 
+/** An instance as an action or the bookkeeping holds it while it changes it. */
+export interface LockedWorkflow {
+  id: number;
+  name: string;
+  status: string;
+  solutionid: number | null;
+  first_jobid: number | null;
+  last_jobid: number | null;
+}
+
 /** For update on PostgreSQL and Oracle: an action and the bookkeeping on one instance go one at a time. */
 export const lockWorkflow = defineQuery('rms.lockWorkflow', { id: 1 }, (knex, p, dialect) => {
-  const q = knex('rms_workflow').select('id', 'name', 'status', 'solutionid').where('id', p.id);
+  const q = knex('rms_workflow').select('id', 'name', 'status', 'solutionid', 'first_jobid', 'last_jobid').where('id', p.id);
   return dialect === 'sqlite' ? q : q.forUpdate();
 });
 
@@ -62,6 +75,11 @@ export const selectWorkflowByRun = defineQuery('rms.selectWorkflowByRun', { name
 
 export const setWorkflowSolution = defineQuery('rms.setWorkflowSolution', { id: 1, solutionid: 1 }, (knex, p) =>
   knex('rms_workflow').update({ solutionid: p.solutionid, persistenceid: String(p.solutionid) }).where('id', p.id),
+);
+
+/** The first and the last id of an instance's jobs, once its creation made them all. */
+export const setWorkflowJobs = defineQuery('rms.setWorkflowJobs', { id: 1, first: 1, last: 500 }, (knex, p) =>
+  knex('rms_workflow').update({ first_jobid: p.first, last_jobid: p.last }).where('id', p.id),
 );
 
 /** A status change that only happens from the states named: a lost race changes nothing. */

@@ -1,0 +1,49 @@
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import type { Db } from '../../core/db.js';
+import { openDb } from '../../server/db.js';
+import { compileMigrations } from '../../sql/migrate.js';
+import { testDialect, testEnv, type TestEnv } from '../helpers/env.js';
+
+let t: TestEnv;
+let db: Db;
+beforeAll(async () => {
+  t = await testEnv();
+  db = await openDb(t.config);
+  if (testDialect === 'postgresql') await db.knex.raw('create schema if not exists ??', [t.config.db.postgresql.schema]);
+});
+afterAll(async () => {
+  await db?.knex.destroy();
+  await t?.cleanup();
+});
+
+/** Runs the statements of the named migrations, as `migrate` does, without its ledger. */
+async function run(names: string[]): Promise<void> {
+  for (const m of compileMigrations(db.dialect).filter((c) => names.includes(c.name))) {
+    for (const statement of m.statements) await db.knex.raw(statement);
+  }
+}
+
+describe('migration 0004 (job ranges)', () => {
+  test('gives each instance made before it the first and the last id of its jobs, and none to an instance without jobs', async () => {
+    await run(['0001_schema', '0002_run_management', '0003_job_indexes']);
+    const { knex } = db;
+    await knex('rms_workflow_def').insert({ id: 1, name: 'daily', version: 1, hash: 'h', definition: '{}', created: 1 });
+    for (const id of [1, 2, 3]) {
+      await knex('rms_workflow').insert({ id, name: 'daily', defid: 1, status: 'RUNNING', runid: `run-${id}`, trigger_kind: 'MANUAL', priority: 0, created_by: 'test', created: 1 });
+    }
+    for (const id of [1, 2]) await knex('rms_step').insert({ id, workflowid: id, name: 'only', tasktype: 't.noop', status: 'RUNNING', position: 0 });
+    // Two instances whose jobs were made at the same time: their ids interleave.
+    const job = (workflowid: number) => ({ workflowid, stepid: workflowid, status: 'READY', priority: 0, tasktype: 't.noop', run_after: 1, created: 1 });
+    await knex('rms_job').insert([job(1), job(2), job(1), job(2), job(1)]);
+
+    await run(['0004_job_ranges']);
+    const rows = await knex('rms_workflow').select('id', 'first_jobid', 'last_jobid').orderBy('id');
+    const ids = async (workflowid: number) => (await knex('rms_job').where({ workflowid }).orderBy('id').pluck('id')).map(Number);
+    const [one, two] = [await ids(1), await ids(2)];
+    expect(rows.map((r) => [Number(r.id), r.first_jobid === null ? null : Number(r.first_jobid), r.last_jobid === null ? null : Number(r.last_jobid)])).toEqual([
+      [1, one[0], one.at(-1)],
+      [2, two[0], two.at(-1)],
+      [3, null, null],
+    ]);
+  });
+});
