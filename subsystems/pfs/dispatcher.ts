@@ -101,8 +101,10 @@ export class Dispatcher {
         continue;
       }
       let claimed = 0;
+      const recording = this.outcomes.length > 0;
       if (limit > 0 || this.dueIn() === 0) claimed = await this.sync(limit, true);
-      if (claimed === 0 || this.executor.free() < this.executor.capacity() / 2) await this.sleep();
+      // A turn that recorded outcomes may have readied the next step's jobs: it claims them at once.
+      if ((claimed === 0 && !recording) || this.executor.free() < this.executor.capacity() / 2) await this.sleep();
     }
   }
 
@@ -207,9 +209,9 @@ export class Dispatcher {
       this.onError(record ? 'recording job outcomes failed; trying again' : 'claiming jobs failed; trying again', err);
       return 0;
     }
-    // A record may have readied the jobs of a next step.
-    if (record) this.emptyUntil = 0;
-    if (limit > 0 && claimed.length === 0) this.emptyUntil = Date.now() + this.config.pfs.pollMs;
+    // A record may have readied the jobs of a next step: the next claim looks for them.
+    if (outcomes.length > 0) this.emptyUntil = 0;
+    else if (limit > 0 && claimed.length === 0) this.emptyUntil = Date.now() + this.config.pfs.pollMs;
     for (const o of outcomes) {
       if (o.status === 'FAILED') this.log.warn(`job ${o.job.id} failed: ${o.reason}`, { workflow: o.job.workflowid, job: o.job.id, tasktype: o.job.tasktype });
     }
