@@ -29,8 +29,12 @@ export class Dispatcher {
   private readonly inFlight = new Map<number, Promise<void>>();
   /** Claimed jobs that wait for the CPUs or memory they declared: they start in claim order. */
   private waiting: ClaimedJob[] = [];
-  /** Dispatched jobs not yet recorded as RUNNING: they are, once their executor starts them. */
-  private dispatched: ClaimedJob[] = [];
+  /**
+   * Dispatched jobs neither recorded as RUNNING nor ended, by id: they are written RUNNING
+   * once their executor has run them for flushMs. A job leaves when it ends: kept in a map,
+   * not copied at each record, they cost nothing while they wait in a thread.
+   */
+  private readonly dispatched = new Map<number, ClaimedJob>();
   private outcomes: Outcome[] = [];
   private logs: (NonNullable<Ran['log']> & { job: ClaimedJob })[] = [];
   /** Since when changes wait to be written (they are within flushMs); undefined: none. */
@@ -153,9 +157,10 @@ export class Dispatcher {
   }
 
   private dispatch(job: ClaimedJob): void {
-    this.dispatched.push(job);
+    this.dispatched.set(job.id, job);
     this.pendingSince ??= Date.now();
     const done = this.executor.run(job).then((ran) => {
+      this.dispatched.delete(job.id);
       this.outcomes.push(ran.outcome);
       if (ran.log) this.logs.push({ ...ran.log, job });
       this.inFlight.delete(job.id);
@@ -175,20 +180,19 @@ export class Dispatcher {
     const logs = record ? this.logs : [];
     const started: ClaimedJob[] = [];
     if (record) {
-      const ended = new Set(outcomes.map((o) => o.job.id));
-      const notYet: ClaimedJob[] = [];
       // A job is written RUNNING once it has run for flushMs: most short ones end before, and go from CLAIMED to their end.
       const startedBefore = Date.now() - this.config.pfs.flushMs;
-      for (const job of this.dispatched) {
-        if (ended.has(job.id)) continue;
+      // Values, not entries: this runs every flushMs over every job in flight, and an entry is an array each.
+      for (const job of this.dispatched.values()) {
         const at = this.executor.startedAt(job.id);
-        (at !== undefined && at <= startedBefore ? started : notYet).push(job);
+        if (at === undefined || at > startedBefore) continue;
+        started.push(job);
+        this.dispatched.delete(job.id);
       }
-      this.dispatched = notYet;
       this.outcomes = [];
       this.logs = [];
       // Jobs queued in a thread: look again for their starts.
-      this.pendingSince = notYet.length > 0 ? Date.now() : undefined;
+      this.pendingSince = this.dispatched.size > 0 ? Date.now() : undefined;
     }
     if (limit === 0 && started.length === 0 && outcomes.length === 0) return 0;
     let claimed: ClaimedJob[] = [];
@@ -199,7 +203,8 @@ export class Dispatcher {
       this.outageLogged = false;
     } catch (err) {
       if (record) {
-        this.dispatched.unshift(...started);
+        // Those that ended meanwhile have their outcome to write instead.
+        for (const job of started) if (this.inFlight.has(job.id)) this.dispatched.set(job.id, job);
         this.outcomes.unshift(...outcomes);
         this.logs.unshift(...logs);
         // Tried again in a second, not at once: the database may be down.

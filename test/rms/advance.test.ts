@@ -7,7 +7,10 @@ import { testDialect } from '../helpers/env.js';
 
 let h: Harness;
 beforeAll(async () => {
-  h = await startHarness();
+  // No lease renewal during the test: it updates every job this process holds, and one
+  // caught between the test's two open transactions would wait on the first while holding
+  // the job the second needs (a wait PostgreSQL cannot see as a deadlock: the test would hang).
+  h = await startHarness({ env: { DPC_RMS__JOBLEASEMS: '600000' } });
 });
 afterAll(async () => {
   await h?.stop();

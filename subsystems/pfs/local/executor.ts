@@ -278,12 +278,13 @@ export class LocalExecutor {
     const { job } = held;
     this.observe(job.tasktype, out.wallMs);
     const logName = out.logWritten ? jobLogName(job.workflowid, job.id) : undefined;
-    const measured = { wallMs: Math.round(out.wallMs), peakMemMb: out.peakHeapMb, logs: logName };
+    const wallMs = Math.round(out.wallMs);
+    // Written out, not spread from a shared part: one object per job, hundreds per batch.
     const outcome: Outcome = held.stopping?.handBack
       ? { job, status: 'HANDED_BACK', reason: held.stopping.reason }
       : out.error === undefined
-        ? { job, status: 'SUCCESS', result: out.result, ...measured }
-        : { job, status: 'FAILED', reason: held.stopping?.reason ?? out.error, ...measured };
+        ? { job, status: 'SUCCESS', result: out.result, wallMs, peakMemMb: out.peakHeapMb, logs: logName }
+        : { job, status: 'FAILED', reason: held.stopping?.reason ?? out.error, wallMs, peakMemMb: out.peakHeapMb, logs: logName };
     return { outcome, log: logName === undefined ? undefined : { filename: logName, bytes: out.logBytes, backups: out.logBackups } };
   }
 

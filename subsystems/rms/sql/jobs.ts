@@ -146,15 +146,27 @@ export const moveJobs = defineQuery(
     if (p.claimedBy !== null) q.andWhere('rms_job.claimed_by', p.claimedBy);
     if (!pg) return q.whereIn('rms_job.id', p.ids);
     // The ids as an array for the primary key, whether or not values join to them.
-    q.whereRaw('?? = any(?::bigint[])', ['rms_job.id', p.ids]);
+    const ids = numberArray(p.ids);
+    q.whereRaw('?? = any(?::bigint[])', ['rms_job.id', ids]);
     if (perJob.length === 0) return q;
     const arrays = perJob.map(([column]) => `?::${PER_JOB_TYPES[column]}[]`).join(', ');
-    // Arrays are bound whole; pg writes each as one array literal.
-    const values = perJob.map(([, byId]) => p.ids.map((id) => byId.get(id) ?? null)) as unknown as Knex.RawBinding[];
-    const from = knex.raw(`unnest(?::bigint[], ${arrays}) as v(id, ${perJob.map(([column]) => column).join(', ')})`, [p.ids, ...values]);
+    // Arrays are bound whole, each as one array literal.
+    const values = perJob.map(([column, byId]) => {
+      const list = p.ids.map((id) => byId.get(id) ?? null);
+      return PER_JOB_TYPES[column] === 'text' ? list : numberArray(list as (number | null)[]);
+    }) as unknown as Knex.RawBinding[];
+    const from = knex.raw(`unnest(?::bigint[], ${arrays}) as v(id, ${perJob.map(([column]) => column).join(', ')})`, [ids, ...values]);
     return q.updateFrom(from).whereRaw('?? = ??', ['rms_job.id', 'v.id']);
   },
 );
+
+/**
+ * A PostgreSQL array literal of numbers, written in one join: pg's own writer quotes each
+ * element and builds the text piece by piece, garbage a batch of hundreds of ids need not make.
+ */
+function numberArray(values: readonly (number | null)[]): string {
+  return `{${values.map((v) => (v === null ? 'NULL' : String(v))).join(',')}}`;
+}
 
 /** Renews the lease of every job this process holds: one statement, however many run. */
 export const renewJobLeases = defineQuery('rms.renewJobLeases', { claimedBy: 'host:123:ab12', until: 1767225630000 }, (knex, p) =>
