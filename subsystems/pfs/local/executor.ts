@@ -241,6 +241,7 @@ export class LocalExecutor {
     for (const held of batch) {
       held.controller = controller;
       const { job, slot } = held;
+      // Only TypeScript tasks are queued for threads; programs run from `run`.
       const type = held.type as FunctionType;
       tasks[job.tasktype] ??= { module: type.module, exportName: type.export ?? 'default' };
       params[job.workflowid] ??= job.params;
