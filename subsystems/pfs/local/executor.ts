@@ -12,8 +12,12 @@ import { RETURNED, type JobOutput, type WorkerInput, type WorkerJob, type Worker
 
 /** How long a cancelled or timed-out TypeScript task has to return before its thread is stopped. */
 const STOP_GRACE_MS = 1000;
-/** Jobs in one message to a thread at most, however short they are. */
-const MAX_BATCH = 256;
+/**
+ * Jobs in one message to a thread at most, however short they are. With the pipeline it sets
+ * how many short jobs the executor takes on (threads × pipeline × this), so how many a claim
+ * brings: 512 let claims of 1 000 no-op jobs keep a thread busy (+20 % on PostgreSQL over 256).
+ */
+const MAX_BATCH = 512;
 /** Jobs the executor holds at most, whatever its threads and pipeline. */
 const MAX_HELD = 8192;
 
