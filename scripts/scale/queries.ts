@@ -82,7 +82,10 @@ export async function queries(db: Db, o: QueriesOptions): Promise<Measured[]> {
     [middle, middle + 5000],
   );
   const typicalId = typical?.workflowid ?? middle;
-  const [bounds] = await raw<{ lo: number; hi: number }>('select first_jobid as lo, last_jobid as hi from rms_workflow where id = ?', [big.workflowid]);
+  // The console reads an instance's row, then its jobs by the range of ids the row holds.
+  const rangeOf = async (id: number) => jobRange((await raw<WorkflowRow>('select id, first_jobid, last_jobid from rms_workflow where id = ?', [id]))[0]);
+  const [typicalJobs, bigJobs, recentJobs] = await Promise.all([rangeOf(typicalId), rangeOf(big.workflowid), rangeOf(recent.workflowid)]);
+  const bounds = { lo: bigJobs.first ?? 0, hi: bigJobs.last ?? 0 };
   const deepAfter = bounds.lo + Math.floor(0.8 * (bounds.hi - bounds.lo));
   // "Today" as the last 24 hours: a full day of failures whatever the hour the script runs
   // (with LIMIT 50 on the index, the cost does not grow with the window anyway).
@@ -107,9 +110,6 @@ export async function queries(db: Db, o: QueriesOptions): Promise<Measured[]> {
       if (rows.length < 50) break;
     }
   }
-  // The console reads an instance's row, then its jobs by the range of ids the row holds.
-  const rangeOf = async (id: number) => jobRange((await raw<WorkflowRow>('select id, first_jobid, last_jobid from rms_workflow where id = ?', [id]))[0]);
-  const [typicalJobs, bigJobs, recentJobs] = await Promise.all([rangeOf(typicalId), rangeOf(big.workflowid), rangeOf(recent.workflowid)]);
   const lastOf = <T>(rows: T[]): T | undefined => rows[rows.length - 1];
   const deepBefore = Math.min(maxid, minid + 1000);
   log(

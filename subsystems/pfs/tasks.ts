@@ -72,7 +72,7 @@ export function jobSpec(job: SpecSource, params: string | null, outputRoot: stri
 }
 
 /** A job's own directory for what it writes, under an absolute, normalised root. */
-export function jobOutputDir(outputRoot: string, job: { workflowid: number; id: number }): string {
+function jobOutputDir(outputRoot: string, job: { workflowid: number; id: number }): string {
   // Not path.join: its normalising is most of a no-op job's spec, and the parts are numbers.
   return `${outputRoot}${sep}${job.workflowid}${sep}${job.id}`;
 }

@@ -264,18 +264,20 @@ export class JobQueue {
   }
 }
 
-/** What a success writes of each job, by rms_job column. */
-const SUCCESS_COLUMNS: Record<PerJobColumn, (o: Success) => string | number | null> = {
-  result: (o) => o.result ?? null,
-  wall_ms: (o) => o.wallMs ?? null,
-  cpu_ms: (o) => o.cpuMs ?? null,
-  peak_mem_mb: (o) => o.peakMemMb ?? null,
-  logs: (o) => o.logs ?? null,
+/** What an executor measured of a job, by rms_job column: a failure writes these, a success these and its result. */
+const MEASURED_COLUMNS = {
+  wall_ms: (o: Measured) => o.wallMs ?? null,
+  cpu_ms: (o: Measured) => o.cpuMs ?? null,
+  peak_mem_mb: (o: Measured) => o.peakMemMb ?? null,
+  logs: (o: Measured) => o.logs ?? null,
 };
 
-/** What an executor measured of a job, as rms_job columns. */
-function measuredColumns(o: Measured): { wall_ms: number | null; cpu_ms: number | null; peak_mem_mb: number | null; logs: string | null } {
-  return { wall_ms: o.wallMs ?? null, cpu_ms: o.cpuMs ?? null, peak_mem_mb: o.peakMemMb ?? null, logs: o.logs ?? null };
+const SUCCESS_COLUMNS: Record<PerJobColumn, (o: Success) => string | number | null> = { result: (o) => o.result ?? null, ...MEASURED_COLUMNS };
+
+function measuredColumns(o: Measured): Record<keyof typeof MEASURED_COLUMNS, string | number | null> {
+  const out = {} as Record<keyof typeof MEASURED_COLUMNS, string | number | null>;
+  for (const [column, value] of Object.entries(MEASURED_COLUMNS) as [keyof typeof MEASURED_COLUMNS, (o: Measured) => string | number | null][]) out[column] = value(o);
+  return out;
 }
 
 /** A claimed job as the database returns it: numbers may come back as text or bigint. */

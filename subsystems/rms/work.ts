@@ -7,7 +7,6 @@ export type JobStatus = 'WAITING' | 'READY' | 'CLAIMED' | 'RUNNING' | 'RETRY_WAI
 export const ACTIVE: readonly JobStatus[] = ['WAITING', 'READY', 'CLAIMED', 'RUNNING', 'RETRY_WAIT'];
 export const FINISHED: readonly JobStatus[] = ['SUCCESS', 'FAILED', 'CANCELLED'];
 
-
 /** A job as a change needs to know it: where it is, and in which state. */
 export interface JobRef {
   id: number;
