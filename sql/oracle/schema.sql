@@ -142,3 +142,5 @@ create index "RMS_JOB_ENDED_IX" on "RMS_JOB" ("ENDTIME", "ID");
 alter table "RMS_WORKFLOW" add ("FIRST_JOBID" NUMBER(19), "LAST_JOBID" NUMBER(19));
 update "RMS_WORKFLOW" set "FIRST_JOBID" = (select min("ID") from "RMS_JOB" where "WORKFLOWID" = "RMS_WORKFLOW"."ID"), "LAST_JOBID" = (select max("ID") from "RMS_JOB" where "WORKFLOWID" = "RMS_WORKFLOW"."ID");
 drop index "RMS_JOB_WF_ID_IX";
+
+-- migration 0005_queue_indexes

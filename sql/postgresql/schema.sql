@@ -114,3 +114,9 @@ create index "rms_job_ended_ix" on "rms_job" ("endtime", "id") where "endtime" i
 alter table "rms_workflow" add column "first_jobid" bigint, add column "last_jobid" bigint;
 update "rms_workflow" set "first_jobid" = (select min("id") from "rms_job" where "workflowid" = "rms_workflow"."id"), "last_jobid" = (select max("id") from "rms_job" where "workflowid" = "rms_workflow"."id");
 drop index "rms_job_wf_id_ix";
+
+-- migration 0005_queue_indexes
+drop index "rms_job_active_ix";
+create index "rms_job_ready_ix" on "rms_job" ("pool", "priority" desc, "id") where "status" in ('READY');
+create index "rms_job_held_ix" on "rms_job" ("lease_until") where "status" in ('CLAIMED', 'RUNNING');
+create index "rms_job_waiting_ix" on "rms_job" ("status", "run_after") where "status" in ('WAITING', 'RETRY_WAIT');

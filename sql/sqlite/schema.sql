@@ -90,3 +90,5 @@ alter table `rms_workflow` add column `first_jobid` bigint;
 alter table `rms_workflow` add column `last_jobid` bigint;
 update `rms_workflow` set `first_jobid` = (select min(`id`) from `rms_job` where `workflowid` = `rms_workflow`.`id`), `last_jobid` = (select max(`id`) from `rms_job` where `workflowid` = `rms_workflow`.`id`);
 drop index `rms_job_wf_id_ix`;
+
+-- migration 0005_queue_indexes

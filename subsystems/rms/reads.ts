@@ -60,7 +60,7 @@ export class Reads {
 
   /**
    * Jobs by state over every instance. The states a job passes through are counted exactly
-   * (they stay small, and the claim index answers); the total of all jobs ever, 40 million at
+   * (they stay small, and indexes of active jobs answer); the total of all jobs ever, 40 million at
    * the DPCT's scale, is the database's estimate and is marked as such.
    */
   async totals(): Promise<{ byStatus: Partial<Record<JobStatus, number>>; total: number; totalIsEstimate: boolean }> {

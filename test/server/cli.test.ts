@@ -150,7 +150,7 @@ describe('dpc migrate and dpc status', () => {
     const first = await runCli(['migrate'], t.env);
     expect(first.stderr).toBe('');
     expect(first.code).toBe(0);
-    expect(first.stdout).toBe('applied: 0001_schema, 0002_run_management, 0003_job_indexes, 0004_job_ranges\n');
+    expect(first.stdout).toBe('applied: 0001_schema, 0002_run_management, 0003_job_indexes, 0004_job_ranges, 0005_queue_indexes\n');
     const again = await runCli(['migrate'], t.env);
     expect(again.code).toBe(0);
     expect(again.stdout).toMatch(new RegExp(`^${testDialect === 'sqlite' ? 'SQLite' : 'PostgreSQL'} .* is up to date\\n$`));

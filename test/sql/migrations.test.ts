@@ -2,6 +2,9 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { Db } from '../../core/db.js';
 import { openDb } from '../../server/db.js';
 import { compileMigrations } from '../../sql/migrate.js';
+import { countInStatus } from '../../subsystems/rms/sql/jobCounts.js';
+import { claimJobs, listQueue, moveJobs, renewJobLeases, selectDueRetries, selectLapsed } from '../../subsystems/rms/sql/jobs.js';
+import type { Query } from '../../core/query.js';
 import { testDialect, testEnv, type TestEnv } from '../helpers/env.js';
 
 let t: TestEnv;
@@ -45,5 +48,40 @@ describe('migration 0004 (job ranges)', () => {
       [2, two[0], two.at(-1)],
       [3, null, null],
     ]);
+  });
+});
+
+describe.skipIf(testDialect !== 'postgresql')('migration 0005 (queue indexes)', () => {
+  /** The plan PostgreSQL makes for a query with its example parameters, sequential scans ruled out. */
+  async function plan<P>(query: Query<P>, params: Partial<P> = {}): Promise<string> {
+    const sql = query(db.knex, { ...query.example, ...params }).toQuery();
+    return db.knex.transaction(async (trx) => {
+      await trx.raw('set local enable_seqscan = off');
+      const result = (await trx.raw(`explain ${sql}`)) as { rows: { 'QUERY PLAN': string }[] };
+      return result.rows.map((r) => r['QUERY PLAN']).join('\n');
+    });
+  }
+
+  beforeAll(() => run(['0005_queue_indexes']));
+
+  test('answers the claim and the console queue from the index of READY jobs', async () => {
+    expect(await plan(claimJobs)).toContain('rms_job_ready_ix');
+    expect(await plan(listQueue)).toContain('rms_job_ready_ix');
+    expect(await plan(listQueue, { afterPriority: 5, afterId: 10 })).toContain('rms_job_ready_ix');
+  });
+
+  test('finds the jobs a process holds in the index of CLAIMED and RUNNING jobs: lapsed leases, renewals, ends', async () => {
+    expect(await plan(selectLapsed)).toContain('rms_job_held_ix');
+    expect(await plan(renewJobLeases)).toContain('rms_job_held_ix');
+    expect(await plan(moveJobs, { from: 'CLAIMED', to: 'SUCCESS', claimedBy: 'host:123:ab12', perJob: {} })).toContain('rms_job_held_ix');
+  });
+
+  test('finds waiting jobs, and jobs due a retry, in the index of jobs that wait', async () => {
+    expect(await plan(selectDueRetries)).toContain('rms_job_waiting_ix');
+    expect(await plan(countInStatus, { status: 'WAITING' })).toContain('rms_job_waiting_ix');
+  });
+
+  test('counts every state a job passes through from an index', async () => {
+    for (const status of ['WAITING', 'READY', 'CLAIMED', 'RUNNING', 'RETRY_WAIT']) expect(await plan(countInStatus, { status })).toMatch(/rms_job_(ready|held|waiting)_ix/);
   });
 });

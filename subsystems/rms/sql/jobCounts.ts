@@ -27,7 +27,11 @@ export const totalsByStatus = defineQuery('rms.totalsByStatus', {}, (knex) =>
   knex('rms_job_count').select('status').sum({ jobs: 'jobs' }).groupBy('status'),
 );
 
-/** Jobs in one active state, counted on rms_job_active_ix: the finished states are not in it (count those from rms_job_count). */
+/**
+ * Jobs in one active state, counted on an index: on PostgreSQL one that holds only active
+ * jobs (rms_job_ready_ix, held_ix or waiting_ix), elsewhere rms_job_active_ix, led by the
+ * state. Count the finished states from rms_job_count.
+ */
 export const countInStatus = defineQuery('rms.countInStatus', { status: 'READY' }, (knex, p) =>
   knex('rms_job').count({ n: '*' }).where('status', p.status),
 );
