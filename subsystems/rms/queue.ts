@@ -4,7 +4,7 @@ import type { Db } from '../../core/db.js';
 import { chunks, dialectOf } from '../../core/query.js';
 import type { Bus } from '../ems/index.js';
 import { advance, type Finished } from './bookkeeping.js';
-import { claimedColumns, claimJobs, renewJobLeases, selectClaimable, selectDueRetries, selectLapsed, selectLostJobs, type PerJob, type PerJobColumn } from './sql/jobs.js';
+import { claimedColumns, claimJobs, claimJobsCounted, renewJobLeases, selectClaimable, selectDueRetries, selectLapsed, selectLostJobs, type PerJob, type PerJobColumn } from './sql/jobs.js';
 import { selectWorkflowParams } from './sql/workflows.js';
 import { groupBy, JobWork, ref, type JobRef } from './work.js';
 
@@ -47,16 +47,21 @@ function isDeadlock(err: unknown): boolean {
   return e?.code === '40P01' || e?.code === '40001' || e?.errorNum === 60;
 }
 
-/** A transaction, run again (a few times) when the database chose it as a deadlock's victim. */
-export async function transaction<T>(db: Db, fn: (trx: Knex.Transaction) => Promise<T>): Promise<T> {
+/** Work that writes, run again (a few times) when the database chose it as a deadlock's victim. */
+async function retryDeadlock<T>(fn: () => Promise<T>): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     try {
-      return await db.knex.transaction(fn);
+      return await fn();
     } catch (err) {
       if (!isDeadlock(err) || attempt >= 5) throw err;
       await new Promise((r) => setTimeout(r, 5 * attempt + Math.random() * 20));
     }
   }
+}
+
+/** A transaction, run again (a few times) when the database chose it as a deadlock's victim. */
+export function transaction<T>(db: Db, fn: (trx: Knex.Transaction) => Promise<T>): Promise<T> {
+  return retryDeadlock(() => db.knex.transaction(fn));
 }
 
 const REASON_MAX = 2000;
@@ -107,7 +112,8 @@ export class JobQueue {
    * (a short job is never seen RUNNING: one write fewer). A job this process no longer
    * holds (cancelled, or handed to another process after its lease lapsed) is left as it
    * is: its outcome is dropped. `alongside` writes the executor's own rows (log files) in
-   * the same transaction.
+   * the same transaction. On PostgreSQL a claim with nothing to record is one statement
+   * instead (`claimJobsCounted`).
    */
   async exchange(o: {
     started: readonly ClaimedJob[];
@@ -116,6 +122,7 @@ export class JobQueue {
     limit: number;
     alongside?: (trx: Knex.Transaction) => Promise<void>;
   }): Promise<ClaimedJob[]> {
+    if (o.started.length === 0 && o.outcomes.length === 0 && !o.alongside && o.limit > 0 && this.db.dialect === 'postgresql') return this.claimAlone(o.pool, o.limit);
     const ended = new Set(o.outcomes.map((x) => x.job.id));
     const stillRunning = o.started.filter((j) => !ended.has(j.id));
     const { claimed, finished } = await transaction(this.db, async (trx) => {
@@ -135,8 +142,12 @@ export class JobQueue {
     return claimed;
   }
 
+  private claimParams(now: number, pool: string, limit: number) {
+    return { pool, limit, claimedBy: this.processId, leaseUntil: now + this.leaseMs, now };
+  }
+
   private async claimIn(work: JobWork, pool: string, limit: number, now: number): Promise<ClaimedJob[]> {
-    const claim = { pool, limit, claimedBy: this.processId, leaseUntil: now + this.leaseMs, now };
+    const claim = this.claimParams(now, pool, limit);
     let rows: ClaimRow[];
     if (dialectOf(work.trx) === 'oracle') {
       rows = (await selectClaimable(work.trx, claim)) as ClaimRow[];
@@ -145,9 +156,20 @@ export class JobQueue {
       rows = (await claimJobs(work.trx, claim)) as ClaimRow[];
       for (const ofStep of groupBy(rows, (r) => Number(r.stepid)).values()) work.count(Number(ofStep[0].workflowid), Number(ofStep[0].stepid), 'READY', 'CLAIMED', ofStep.length);
     }
+    return this.toClaimedJobs(work.trx, rows);
+  }
+
+  /** A claim with nothing to record, on PostgreSQL: one statement (see `claimJobsCounted`). */
+  private async claimAlone(pool: string, limit: number): Promise<ClaimedJob[]> {
+    const result = await retryDeadlock(() => claimJobsCounted(this.db.knex, this.claimParams(this.clock.now(), pool, limit)));
+    return this.toClaimedJobs(this.db.knex, (result as unknown as { rows: ClaimRow[] }).rows);
+  }
+
+  /** The claimed rows as executors receive them, in claim order, each with its instance's parameters. */
+  private async toClaimedJobs(knex: Knex | Knex.Transaction, rows: ClaimRow[]): Promise<ClaimedJob[]> {
     const unknown = [...new Set(rows.map((r) => Number(r.workflowid)))].filter((id) => !this.params.has(id));
     for (const part of chunks(unknown)) {
-      for (const w of (await selectWorkflowParams(work.trx, { ids: part })) as { id: number; params: string | null }[]) this.remember(Number(w.id), w.params);
+      for (const w of (await selectWorkflowParams(knex, { ids: part })) as { id: number; params: string | null }[]) this.remember(Number(w.id), w.params);
     }
     return rows.map((r) => toClaimed(r, this.params.get(Number(r.workflowid)) ?? null)).sort((a, b) => b.priority - a.priority || a.id - b.id);
   }

@@ -93,6 +93,32 @@ export const claimJobs = defineQuery(
 );
 
 /**
+ * On PostgreSQL, a claim and its counts in one statement, committed on its own: a claim never
+ * ends a step (the jobs it moves stay active), so it needs nothing else in its transaction,
+ * and one statement is one round trip where BEGIN, the claim, the counts and COMMIT were
+ * five. The count rows are locked in (step, state) order, the order every transaction that
+ * writes counts takes them (see JobWork.flushCounts), before they are changed.
+ */
+export const claimJobsCounted = defineQuery(
+  'rms.claimJobsCounted',
+  claimJobs.example,
+  (knex, p) =>
+    knex.raw(
+      `with picked as (?),
+      moved as (select stepid, count(*) as n from picked group by stepid),
+      locked as materialized (
+        select c.stepid, c.status, case when c.status = 'READY' then -m.n else m.n end as delta
+        from rms_job_count c join moved m on m.stepid = c.stepid
+        where c.status in ('READY', 'CLAIMED')
+        order by c.stepid, c.status for update of c),
+      counted as (update rms_job_count c set jobs = c.jobs + l.delta from locked l where c.stepid = l.stepid and c.status = l.status)
+      select * from picked`,
+      [claimJobs(knex, p)],
+    ),
+  ['postgresql'],
+);
+
+/**
  * On Oracle, the next READY jobs of a pool with what an executor needs, locked for the
  * claim (see `claimJobs`). Oracle cannot lock a FETCH FIRST, so it locks what a bounded
  * subquery picked.
