@@ -16,8 +16,9 @@ import { insertLogFiles } from './sql/logFiles.js';
  * meanwhile.
  *
  * On PostgreSQL and Oracle, claims and records are two lanes, each one transaction at a
- * time on a connection of its own: the database writes one while this thread prepares or
- * dispatches the other, so neither waits for the other. On SQLite, whose one writer takes
+ * time on a connection of its own (on PostgreSQL a claim is a single statement): the
+ * database writes one while this thread prepares or dispatches the other, so neither waits
+ * for the other. On SQLite, whose one writer takes
  * transactions in turn anyway, a turn is one transaction: the starts and outcomes gathered
  * since the last, and the next claim (a short job's claim, start and end are three changes
  * but two writes).
