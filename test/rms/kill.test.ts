@@ -36,6 +36,8 @@ beforeAll(async () => {
     // Long enough that a live process busy on two cores still renews its leases in time.
     DPC_RMS__JOBLEASEMS: '3000',
     DPC_RMS__REAPMS: '200',
+    // Above the kills: a job in flight at each of them would otherwise fail by design (rms.maxReclaims), not be lost.
+    DPC_RMS__MAXRECLAIMS: String(KILLS + 1),
     DPC_SMAS__LEASEMS: '1500',
     DPC_PFS__POLLMS: '20',
     DPC_EMS__OUTBOX__POLLMS: '100',
