@@ -70,6 +70,8 @@ export const configSchema = z
         healthIntervalMs: z.number().int().min(100),
         /** How long a once-only duty (cron, outbox delivery, reaping) stays with a process that stopped renewing it. */
         leaseMs: z.number().int().min(500),
+        /** How far apart the clocks of the processes sharing the database may be (NTP): leases are times in the database. */
+        clockSkewMs: z.number().int().min(0),
       })
       .strict(),
     rms: z
@@ -92,6 +94,11 @@ export const configSchema = z
     pfs: z
       .object({
         claimBatch: z.number().int().min(1).max(5000),
+        /**
+         * A process that has not renewed its job leases for this share of rms.jobLeaseMs stops
+         * its running jobs at once, before the leases can lapse and the jobs run elsewhere.
+         */
+        leaseLossShare: z.number().gt(0).lt(1),
         /** Job state changes are written together at most this long after they happen. */
         flushMs: z.number().int().min(0).max(1000),
         pollMs: z.number().int().min(10),
@@ -120,7 +127,27 @@ export const configSchema = z
       })
       .strict(),
   })
-  .strict();
+  .strict()
+  .superRefine((c, ctx) => {
+    const margin = Math.ceil(c.rms.jobLeaseMs * c.pfs.leaseLossShare) + STOP_AT_ONCE_MS + c.smas.clockSkewMs;
+    if (margin > c.rms.jobLeaseMs) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['rms', 'jobLeaseMs'],
+        message:
+          `must hold pfs.leaseLossShare of it (${c.pfs.leaseLossShare}), the ${STOP_AT_ONCE_MS} ms a process takes to stop its jobs ` +
+          `and smas.clockSkewMs (${c.smas.clockSkewMs}): at least ${Math.ceil((STOP_AT_ONCE_MS + c.smas.clockSkewMs) / (1 - c.pfs.leaseLossShare))} ms`,
+      });
+    }
+  });
+
+/**
+ * The most a process takes to stop its running jobs once it finds its job leases not renewed
+ * in time: its watchdog looks every 50 ms, a task has 100 ms to see its signal aborted, then
+ * its thread is terminated (a program's process group is sent SIGKILL at once). A lapsed
+ * lease is taken by another process only after this, and after the allowed clock skew.
+ */
+export const STOP_AT_ONCE_MS = 500;
 
 export type Config = z.infer<typeof configSchema>;
 export type DbClient = Config['db']['client'];

@@ -144,3 +144,6 @@ update "RMS_WORKFLOW" set "FIRST_JOBID" = (select min("ID") from "RMS_JOB" where
 drop index "RMS_JOB_WF_ID_IX";
 
 -- migration 0005_queue_indexes
+
+-- migration 0006_job_claims
+alter table "RMS_JOB" add ("CLAIM" NUMBER(10) default '0' not null, "LAPSED_CLAIM" NUMBER(10));

@@ -120,3 +120,6 @@ drop index "rms_job_active_ix";
 create index "rms_job_ready_ix" on "rms_job" ("pool", "priority" desc, "id") where "status" in ('READY');
 create index "rms_job_held_ix" on "rms_job" ("lease_until") where "status" in ('CLAIMED', 'RUNNING');
 create index "rms_job_waiting_ix" on "rms_job" ("status", "run_after") where "status" in ('WAITING', 'RETRY_WAIT');
+
+-- migration 0006_job_claims
+alter table "rms_job" add column "claim" integer not null default '0', add column "lapsed_claim" integer;

@@ -92,3 +92,7 @@ update `rms_workflow` set `first_jobid` = (select min(`id`) from `rms_job` where
 drop index `rms_job_wf_id_ix`;
 
 -- migration 0005_queue_indexes
+
+-- migration 0006_job_claims
+alter table `rms_job` add column `claim` integer not null default '0';
+alter table `rms_job` add column `lapsed_claim` integer;

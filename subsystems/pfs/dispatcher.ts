@@ -15,6 +15,12 @@ import { insertLogFiles } from './sql/logFiles.js';
  * of the jobs it holds and stops those that were cancelled or handed to another process
  * meanwhile.
  *
+ * A process that could not renew its job leases for `pfs.leaseLossShare` of the lease time
+ * (its database link is cut, or it was frozen) stops every job it runs at once, before the
+ * leases can lapse and another process runs them (timed on the monotonic clock, which also
+ * runs while the process is stopped), and records nothing for them: the jobs lapse and are
+ * handed back. It claims again only once a renewal has succeeded and those runs are gone.
+ *
  * On PostgreSQL and Oracle, claims and records are two lanes, each one transaction at a
  * time on a connection of its own (on PostgreSQL a claim is a single statement): the
  * database writes one while this thread prepares or dispatches the other, so neither waits
@@ -23,6 +29,9 @@ import { insertLogFiles } from './sql/logFiles.js';
  * since the last, and the next claim (a short job's claim, start and end are three changes
  * but two writes).
  */
+/** How often the lease watchdog looks (STOP_AT_ONCE_MS counts on it). */
+const WATCHDOG_MS = 50;
+
 export class Dispatcher {
   private running = false;
   private loop: Promise<void> | undefined;
@@ -46,6 +55,21 @@ export class Dispatcher {
   /** A claim found the queue empty: the next waits for the poll interval, a record or a poke. */
   private emptyUntil = 0;
   private heartbeat: NodeJS.Timeout | undefined;
+  private watchdog: NodeJS.Timeout | undefined;
+  private renewing = false;
+  /**
+   * When (monotonic ms) the last renewal of the job leases that succeeded was sent, or the
+   * process last held no job: every lease it holds runs at least until then + the lease time.
+   */
+  private renewedAt = performance.now();
+  /** Since when (monotonic ms) a claim is in flight: the jobs it brings have leases from then. */
+  private claimSentAt: number | undefined;
+  /** Since when (monotonic ms) the leases count as lost; undefined: they hold. */
+  private leaseLostAt: number | undefined;
+  /** Runs stopped because their claim is no longer this run's to finish: nothing is recorded for them. */
+  private readonly dropped = new Set<number>();
+  /** Runs this process stopped when its leases were lost or handed back: their hand-backs are not deaths. */
+  private forgive: ClaimedJob[] = [];
   private outageLogged = false;
   drained = false;
 
@@ -63,9 +87,12 @@ export class Dispatcher {
   start(): void {
     this.running = true;
     this.loop = this.run();
-    const every = Math.max(Math.floor(this.config.rms.jobLeaseMs / 3), 100);
+    // Five renewals a lease: with a share of one half, one that fails leaves another before the jobs must stop.
+    const every = Math.max(Math.floor(this.config.rms.jobLeaseMs / 5), 100);
     this.heartbeat = setInterval(() => void this.beat(), every);
     this.heartbeat.unref();
+    this.watchdog = setInterval(() => this.checkLeases(), WATCHDOG_MS);
+    this.watchdog.unref();
   }
 
   /** Asks the loop to look for work now (the queue was filled, a pool opened). */
@@ -92,7 +119,44 @@ export class Dispatcher {
       await all;
     }
     clearInterval(this.heartbeat);
+    clearInterval(this.watchdog);
     await this.sync(0, true);
+  }
+
+  /** Whether nothing runs, waits or is being claimed: no lease to lose. */
+  private holdsNothing(): boolean {
+    return this.inFlight.size === 0 && this.waiting.length === 0 && this.claimSentAt === undefined;
+  }
+
+  /**
+   * Stops every run at once when the job leases were not renewed within the share of the
+   * lease time: before they can lapse (STOP_AT_ONCE_MS and the clocks' skew are the rest of
+   * the lease: see config/schema.ts).
+   */
+  private checkLeases(): void {
+    const now = performance.now();
+    if (this.holdsNothing()) {
+      this.renewedAt = now;
+      return;
+    }
+    if (this.leaseLostAt !== undefined) return;
+    const since = now - this.renewedAt;
+    if (since <= this.config.rms.jobLeaseMs * this.config.pfs.leaseLossShare) return;
+    this.leaseLostAt = now;
+    const runs = this.executor.heldJobs();
+    for (const job of runs) {
+      this.dropped.add(job.id);
+      this.dispatched.delete(job.id);
+      this.executor.stop(job.id, 'its process lost its job leases', true, true);
+    }
+    const waiting = this.waiting.length;
+    this.forgive.push(...runs, ...this.waiting);
+    this.waiting = [];
+    this.log.warn(
+      `job leases not renewed for ${Math.round(since)} ms (pfs.leaseLossShare ${this.config.pfs.leaseLossShare} of ${this.config.rms.jobLeaseMs} ms): ` +
+        `stopped ${runs.length} running job(s) at once and let ${waiting} claimed one(s) go; nothing is recorded for them, they are handed back when their leases lapse`,
+      { jobs: runs.slice(0, 50).map((j) => j.id) },
+    );
   }
 
   private async run(): Promise<void> {
@@ -118,7 +182,7 @@ export class Dispatcher {
    * with jobs in flight, none until half the places are free, so claims go in batches.
    */
   private claimLimit(): number {
-    if (this.drained || this.claiming || this.waiting.length > 0 || Date.now() < this.emptyUntil) return 0;
+    if (this.drained || this.leaseLostAt !== undefined || this.claiming || this.waiting.length > 0 || Date.now() < this.emptyUntil) return 0;
     const room = this.executor.free();
     if (room === 0 || (this.inFlight.size > 0 && room < this.executor.capacity() / 2)) return 0;
     return Math.min(room, this.config.pfs.claimBatch);
@@ -162,9 +226,10 @@ export class Dispatcher {
     this.pendingSince ??= Date.now();
     const done = this.executor.run(job).then((ran) => {
       this.dispatched.delete(job.id);
+      this.inFlight.delete(job.id);
+      if (this.dropped.delete(job.id)) return;
       this.outcomes.push(ran.outcome);
       if (ran.log) this.logs.push({ ...ran.log, job });
-      this.inFlight.delete(job.id);
       this.pendingSince ??= Date.now();
       this.wake?.();
     });
@@ -177,6 +242,9 @@ export class Dispatcher {
    * many jobs it claimed (and dispatched or set waiting).
    */
   private async sync(limit: number, record: boolean): Promise<number> {
+    // After a stall, the leases are judged before anything is written or claimed.
+    this.checkLeases();
+    if (this.leaseLostAt !== undefined) limit = 0;
     const outcomes = record ? this.outcomes : [];
     const logs = record ? this.logs : [];
     const started: ClaimedJob[] = [];
@@ -200,6 +268,7 @@ export class Dispatcher {
     try {
       // The jobs' log files go in the same transaction as their outcomes: both, or neither and again.
       const alongside = logs.length > 0 ? (trx: Knex.Transaction) => this.insertLogFiles(trx, logs) : undefined;
+      if (limit > 0) this.claimSentAt = performance.now();
       claimed = await this.rms.queue.exchange({ started, outcomes, pool: this.pool, limit, alongside });
       this.outageLogged = false;
     } catch (err) {
@@ -211,6 +280,8 @@ export class Dispatcher {
         // Tried again in a second, not at once: the database may be down.
         this.pendingSince = Date.now() + 1000 - this.config.pfs.flushMs;
       }
+      // A claim whose answer was lost may still have committed: those jobs lapse, as nothing renews them.
+      if (limit > 0) this.claimSentAt = undefined;
       this.emptyUntil = Date.now() + 1000;
       this.onError(record ? 'recording job outcomes failed; trying again' : 'claiming jobs failed; trying again', err);
       return 0;
@@ -225,6 +296,7 @@ export class Dispatcher {
       if (this.waiting.length === 0 && this.executor.fits(job)) this.dispatch(job);
       else this.waiting.push(job);
     }
+    if (limit > 0) this.claimSentAt = undefined;
     return claimed.length;
   }
 
@@ -247,17 +319,44 @@ export class Dispatcher {
     }
   }
 
-  /** Renews the leases of held jobs, and stops those this process no longer holds. */
+  /**
+   * Renews the leases of the jobs it runs or holds waiting, and stops those this process no
+   * longer holds (cancelled, or handed back): nothing is recorded for them. After a loss of
+   * its leases, a renewal that succeeds once the stopped runs are gone lets it claim again.
+   */
   private async beat(): Promise<void> {
+    this.checkLeases();
+    if (this.renewing || (this.holdsNothing() && this.leaseLostAt === undefined)) return;
+    this.renewing = true;
+    const sent = performance.now();
     try {
-      await this.rms.queue.heartbeat();
-      const ids = [...this.executor.runningIds(), ...this.waiting.map((j) => j.id)];
-      if (ids.length === 0) return;
-      const lost = await this.rms.queue.lost(ids);
+      const held = [...this.executor.heldJobs().filter((j) => !this.dropped.has(j.id)), ...this.waiting];
+      await this.rms.queue.renew(held.map((j) => j.id));
+      // A renewal that took past the deadline renewed leases that may have lapsed meanwhile: the watchdog has judged.
+      if (this.leaseLostAt === undefined || sent > this.leaseLostAt) this.renewedAt = sent;
+      if (this.leaseLostAt !== undefined && sent > this.leaseLostAt && this.dropped.size === 0) {
+        this.log.info(`job leases renewed again, ${Math.round(sent - this.leaseLostAt)} ms after they were lost: claiming again`);
+        this.leaseLostAt = undefined;
+        this.poke();
+      }
+      if (this.forgive.length > 0 && this.leaseLostAt === undefined) {
+        await this.rms.queue.forgiveLapses(this.forgive);
+        this.forgive = [];
+      }
+      if (held.length === 0) return;
+      const lost = await this.rms.queue.lost(held);
       this.waiting = this.waiting.filter((j) => !lost.has(j.id));
-      for (const id of lost) this.executor.stop(id, 'cancelled, or handed to another process', false);
+      for (const job of this.executor.heldJobs()) {
+        if (!lost.has(job.id) || this.dropped.has(job.id)) continue;
+        this.dropped.add(job.id);
+        this.dispatched.delete(job.id);
+        this.forgive.push(job);
+        this.executor.stop(job.id, 'cancelled, or handed to another process', true);
+      }
     } catch (err) {
       this.onError('renewing job leases failed', err);
+    } finally {
+      this.renewing = false;
     }
   }
 

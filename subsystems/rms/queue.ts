@@ -1,15 +1,15 @@
 import type { Knex } from 'knex';
 import type { Clock } from '../../core/clock.js';
 import type { Db } from '../../core/db.js';
-import { chunks, dialectOf } from '../../core/query.js';
+import { chunks, dialectOf, IN_LIST_MAX } from '../../core/query.js';
 import type { Bus } from '../ems/index.js';
 import { advance, type Finished } from './bookkeeping.js';
-import { claimedColumns, claimJobs, claimJobsCounted, renewJobLeases, selectClaimable, selectDueRetries, selectLapsed, selectLostJobs, type PerJob, type PerJobColumn } from './sql/jobs.js';
+import { claimedColumns, claimJobs, claimJobsCounted, forgiveLapses, renewJobLeases, selectClaimable, selectDueRetries, selectJobClaims, selectLapsed, type PerJob, type PerJobColumn } from './sql/jobs.js';
 import { selectWorkflowParams } from './sql/workflows.js';
-import { groupBy, JobWork, ref, type JobRef } from './work.js';
+import { groupBy, JobWork, ref, type HeldRef } from './work.js';
 
-/** A claimed job, as an executor receives it. */
-export interface ClaimedJob extends JobRef {
+/** A claimed job, as an executor receives it: its claim fences every move and outcome of this run. */
+export interface ClaimedJob extends HeldRef {
   tasktype: string;
   dataspec: string | null;
   priority: number;
@@ -109,9 +109,10 @@ export class JobQueue {
    * per-step counts.
    *
    * A job that ended before its start was recorded goes from CLAIMED straight to its end
-   * (a short job is never seen RUNNING: one write fewer). A job this process no longer
-   * holds (cancelled, or handed to another process after its lease lapsed) is left as it
-   * is: its outcome is dropped. `alongside` writes the executor's own rows (log files) in
+   * (a short job is never seen RUNNING: one write fewer). Every move is fenced by the job's
+   * claim: a job whose claim this run no longer holds (cancelled, or handed back after its
+   * lease lapsed, and perhaps claimed again since, by this process or another) is left as
+   * it is, and its outcome dropped. `alongside` writes the executor's own rows (log files) in
    * the same transaction. On PostgreSQL a claim with nothing to record is one statement
    * instead (`claimJobsCounted`).
    */
@@ -129,7 +130,7 @@ export class JobQueue {
       const now = this.clock.now();
       const work = new JobWork(trx);
       await o.alongside?.(trx);
-      if (stillRunning.length > 0) await work.move(stillRunning, 'CLAIMED', 'RUNNING', {}, this.processId);
+      if (stillRunning.length > 0) await work.move(stillRunning, 'CLAIMED', 'RUNNING', {}, true);
       await this.settleOutcomes(work, o.outcomes, now);
       const claimed = o.limit > 0 ? await this.claimIn(work, o.pool, o.limit, now) : [];
       // Counts last (advance writes them): each process's turns wait on each other's count rows, held only from here to the commit.
@@ -151,7 +152,8 @@ export class JobQueue {
     let rows: ClaimRow[];
     if (dialectOf(work.trx) === 'oracle') {
       rows = (await selectClaimable(work.trx, claim)) as ClaimRow[];
-      await work.move(rows.map(ref), 'READY', 'CLAIMED', claimedColumns(claim));
+      await work.move(rows.map(ref), 'READY', 'CLAIMED', claimedColumns(work.trx, claim));
+      rows = rows.map((r) => ({ ...r, claim: Number(r.claim) + 1 }));
     } else {
       rows = (await claimJobs(work.trx, claim)) as ClaimRow[];
       for (const ofStep of groupBy(rows, (r) => Number(r.stepid)).values()) work.count(Number(ofStep[0].workflowid), Number(ofStep[0].stepid), 'READY', 'CLAIMED', ofStep.length);
@@ -206,7 +208,8 @@ export class JobQueue {
           if (n > 0) await this.bus.publish(work.trx, 'job.finished', { jobid: o.job.id, workflowid: o.job.workflowid, status: 'FAILED', reason });
         }
       } else if (o.status === 'HANDED_BACK') {
-        await this.settle(work, [o.job], 'READY', { claimed_by: null, lease_until: null, reason: o.reason.slice(0, REASON_MAX) }, ['reclaims']);
+        // Its holder is alive, handing it back: no death to count towards maxReclaims.
+        await this.settle(work, [o.job], 'READY', { claimed_by: null, lease_until: null, reason: o.reason.slice(0, REASON_MAX) }, []);
       }
     }
   }
@@ -226,33 +229,53 @@ export class JobQueue {
   ): Promise<number> {
     let moved = 0;
     for (const [from, group] of groupBy(jobs, (j) => (this.running.has(j.id) ? 'RUNNING' : 'CLAIMED'))) {
-      const n = await work.move(group, from, to, set, this.processId, increment, perJob);
-      moved += n === group.length ? n : n + (await work.move(group, from === 'CLAIMED' ? 'RUNNING' : 'CLAIMED', to, set, this.processId, increment, perJob));
+      const n = await work.move(group, from, to, set, true, increment, perJob);
+      moved += n === group.length ? n : n + (await work.move(group, from === 'CLAIMED' ? 'RUNNING' : 'CLAIMED', to, set, true, increment, perJob));
     }
     return moved;
   }
 
-  /** Renews the leases of all jobs this process holds. */
-  async heartbeat(): Promise<void> {
-    await renewJobLeases(this.db.knex, { claimedBy: this.processId, until: this.clock.now() + this.leaseMs });
+  /**
+   * Renews the leases of the jobs this process runs (claimed or running, at any claim it
+   * holds); the others it may still hold in the database lapse and are handed back.
+   */
+  async renew(ids: readonly number[]): Promise<void> {
+    const until = this.clock.now() + this.leaseMs;
+    // One statement even for no job: a renewal that succeeds says the database answers.
+    for (const part of ids.length > 0 ? chunks(ids) : [[]]) await renewJobLeases(this.db.knex, { ids: part, claimedBy: this.processId, until });
   }
 
-  /** Of the given jobs, those this process must stop running: cancelled, or no longer its own. */
-  async lost(ids: readonly number[]): Promise<Set<number>> {
+  /** Of the given runs, those this process must stop: cancelled, or their claim no longer its own. */
+  async lost(runs: readonly { id: number; claim: number }[]): Promise<Set<number>> {
     const out = new Set<number>();
-    for (const part of chunks(ids)) {
-      for (const r of (await selectLostJobs(this.db.knex, { ids: part, claimedBy: this.processId })) as { id: number }[]) out.add(Number(r.id));
+    for (const part of chunks(runs)) {
+      const rows = new Map(((await selectJobClaims(this.db.knex, { ids: part.map((r) => r.id) })) as { id: number; status: string; claimed_by: string | null; claim: number }[]).map((r) => [Number(r.id), r]));
+      for (const run of part) {
+        const row = rows.get(run.id);
+        if (!row || (row.status !== 'CLAIMED' && row.status !== 'RUNNING') || row.claimed_by !== this.processId || Number(row.claim) !== run.claim) out.add(run.id);
+      }
     }
     return out;
   }
 
   /**
-   * Hands back the jobs whose holder stopped renewing their lease (it died): READY again, or
-   * WAITING in a paused instance; no attempt is used. A job whose processes died under it
-   * `maxReclaims` times fails instead: it may be what kills them. Returns how many moved.
+   * Hands back the jobs whose holder stopped renewing their lease: READY again, or WAITING in
+   * a paused instance; no attempt is used. The hand-back counts as a reclaim: a job whose
+   * processes died under it `maxReclaims` times fails instead, as it may be what kills them.
+   * A holder that was only cut off or frozen takes its counts back when it returns
+   * (`forgiveLapses`). Returns how many moved.
    */
   async reap(limit = 500): Promise<number> {
     return this.requeue(selectLapsed, limit, { claimed_by: null, lease_until: null, reason: 'handed back: the process running it stopped renewing its lease' }, true);
+  }
+
+  /**
+   * This process is alive after all: it stopped the given runs itself when it could not renew
+   * their leases (its link was cut, or it was frozen). Their hand-backs, if the reaper made
+   * them, no longer count towards `maxReclaims`.
+   */
+  async forgiveLapses(runs: readonly HeldRef[]): Promise<void> {
+    for (const part of chunks(runs, Math.floor(IN_LIST_MAX / 2))) await forgiveLapses(this.db.knex, { jobs: part.map((r) => [r.id, r.claim] as [number, number]) });
   }
 
   /** Puts jobs whose retry delay is over back in the queue. */
@@ -261,21 +284,28 @@ export class JobQueue {
   }
 
   private async requeue(select: typeof selectLapsed, limit: number, set: Record<string, unknown>, reclaim: boolean): Promise<number> {
-    type Row = JobRef & { status: 'CLAIMED' | 'RUNNING' | 'RETRY_WAIT'; wfstatus: string; reclaims?: number };
+    type Row = HeldRef & { status: 'CLAIMED' | 'RUNNING' | 'RETRY_WAIT'; wfstatus: string; reclaims: number };
     const { moved, finished } = await transaction(this.db, async (trx) => {
       const now = this.clock.now();
-      const rows = ((await select(trx, { now, limit })) as Row[]).map((r) => ({ ...ref(r), status: r.status, wfstatus: r.wfstatus, reclaims: Number(r.reclaims ?? 0) }));
+      const rows: Row[] = ((await select(trx, { now, limit })) as Row[]).map((r) => ({
+        ...ref(r),
+        claim: Number(r.claim),
+        status: r.status,
+        wfstatus: r.wfstatus,
+        reclaims: Number(r.reclaims ?? 0),
+      }));
       const work = new JobWork(trx);
       let n = 0;
-      const poison = (r: (typeof rows)[number]) => reclaim && r.reclaims + 1 >= this.maxReclaims;
+      const poison = (r: Row) => reclaim && r.reclaims + 1 >= this.maxReclaims;
 
       for (const [key, group] of groupBy(rows.filter((r) => !poison(r)), (r) => `${r.status}|${r.wfstatus === 'PAUSED' ? 'WAITING' : 'READY'}`)) {
         const [from, to] = key.split('|') as ['CLAIMED' | 'RUNNING' | 'RETRY_WAIT', 'WAITING' | 'READY'];
-        n += await work.move(group, from, to, set, null, reclaim ? ['reclaims'] : []);
+        // The claim that lapsed, so that its holder, if it comes back, can take the count back.
+        n += await work.move(group, from, to, reclaim ? { ...set, lapsed_claim: trx.ref('rms_job.claim') } : set, true, reclaim ? ['reclaims'] : []);
       }
       for (const r of rows.filter(poison)) {
         const reason = `the processes running it died ${r.reclaims + 1} times (rms.maxReclaims): it fails so as not to take more down`;
-        if ((await work.move([r], r.status, 'FAILED', { lease_until: null, endtime: now, reason }, null, ['reclaims'])) === 0) continue;
+        if ((await work.move([r], r.status, 'FAILED', { lease_until: null, endtime: now, reason }, true, ['reclaims'])) === 0) continue;
         n += 1;
         await this.bus.publish(trx, 'job.finished', { jobid: r.id, workflowid: r.workflowid, status: 'FAILED', reason });
       }
@@ -321,6 +351,7 @@ function toClaimed(r: ClaimRow, params: string | null): ClaimedJob {
     timeout_ms: r.timeout_ms === null ? null : Number(r.timeout_ms),
     cpus: Number(r.cpus),
     memory_mb: r.memory_mb === null ? null : Number(r.memory_mb),
+    claim: Number(r.claim),
     params,
   };
 }

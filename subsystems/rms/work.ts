@@ -14,6 +14,11 @@ export interface JobRef {
   stepid: number;
 }
 
+/** A job as its holder knows it: with the claim it holds (rms_job.claim), which fences its moves. */
+export interface HeldRef extends JobRef {
+  claim: number;
+}
+
 /** A job reference from a row, whose ids may come back as text or bigint. */
 export function ref(r: { [K in keyof JobRef]: number | string | bigint }): JobRef {
   return { id: Number(r.id), workflowid: Number(r.workflowid), stepid: Number(r.stepid) };
@@ -35,24 +40,26 @@ export class JobWork {
   constructor(readonly trx: Knex.Transaction) {}
 
   /**
-   * Moves jobs of any steps from one state to another, with `set` written alongside;
-   * `claimedBy` limits it to jobs this process holds. Returns how many moved.
+   * Moves jobs of any steps from one state to another, with `set` written alongside.
+   * `fenced` moves only the jobs still at the claim each `HeldRef` names: a holder's move,
+   * which must change nothing once its claim was handed back. Returns how many moved.
    */
   async move(
-    jobs: readonly JobRef[],
+    jobs: readonly JobRef[] | readonly HeldRef[],
     from: JobStatus,
     to: JobStatus,
     set: Record<string, unknown> = {},
-    claimedBy: string | null = null,
+    fenced = false,
     increment: ('attempts' | 'reclaims')[] = [],
     perJob: PerJob = {},
   ): Promise<number> {
     let moved = 0;
-    for (const [stepid, ofStep] of groupBy(jobs, (j) => j.stepid)) {
+    const claims = fenced ? new Map((jobs as readonly HeldRef[]).map((j) => [j.id, j.claim])) : null;
+    for (const [stepid, ofStep] of groupBy(jobs as readonly JobRef[], (j) => j.stepid)) {
       // Fewer ids per statement when each carries its own values: two more parameters per column.
-      const size = Object.keys(perJob).length > 0 ? Math.floor(IN_LIST_MAX / 2) : IN_LIST_MAX;
+      const size = Object.keys(perJob).length > 0 || fenced ? Math.floor(IN_LIST_MAX / 2) : IN_LIST_MAX;
       for (const part of chunks(ofStep.map((j) => j.id).sort((a, b) => a - b), size)) {
-        const n = Number(await moveJobs(this.trx, { ids: part, from, to, set, claimedBy, increment, perJob }));
+        const n = Number(await moveJobs(this.trx, { ids: part, from, to, set, claims, increment, perJob }));
         if (n > 0) this.count(ofStep[0].workflowid, stepid, from, to, n);
         moved += n;
       }

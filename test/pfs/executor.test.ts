@@ -28,7 +28,7 @@ afterEach(async () => {
 function job(tasktype: string, dataspec: Record<string, unknown> = {}, more: Partial<ClaimedJob> = {}): ClaimedJob {
   return {
     id: nextId++, workflowid: 1, stepid: 1, tasktype, dataspec: JSON.stringify(dataspec), priority: 0, solutionid: null, attempts: 0, max_attempts: 1,
-    backoff_ms: 0, timeout_ms: null, cpus: 1, memory_mb: null, params: null, ...more,
+    backoff_ms: 0, timeout_ms: null, cpus: 1, memory_mb: null, params: null, claim: 1, ...more,
   };
 }
 

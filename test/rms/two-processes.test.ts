@@ -15,7 +15,8 @@ import { killChildren, serveDpc, until, type Served } from '../helpers/server.js
  */
 const LEASE_MS = 1500;
 const common = {
-  DPC_RMS__JOBLEASEMS: '1500',
+  // Room for the lease margin: pfs.leaseLossShare of it, the time to stop jobs and smas.clockSkewMs (config/schema.ts).
+  DPC_RMS__JOBLEASEMS: '3000',
   DPC_RMS__REAPMS: '200',
   DPC_SMAS__LEASEMS: String(LEASE_MS),
   DPC_PFS__POLLMS: '20',

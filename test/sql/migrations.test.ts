@@ -62,7 +62,8 @@ describe.skipIf(testDialect !== 'postgresql')('migration 0005 (queue indexes)', 
     });
   }
 
-  beforeAll(() => run(['0005_queue_indexes']));
+  // And what came after, which the queries of today need.
+  beforeAll(() => run(['0005_queue_indexes', '0006_job_claims']));
 
   test('answers the claim and the console queue from the index of READY jobs', async () => {
     expect(await plan(claimJobs)).toContain('rms_job_ready_ix');
@@ -73,7 +74,7 @@ describe.skipIf(testDialect !== 'postgresql')('migration 0005 (queue indexes)', 
   test('finds the jobs a process holds in the index of CLAIMED and RUNNING jobs: lapsed leases, renewals, ends', async () => {
     expect(await plan(selectLapsed)).toContain('rms_job_held_ix');
     expect(await plan(renewJobLeases)).toContain('rms_job_held_ix');
-    expect(await plan(moveJobs, { from: 'CLAIMED', to: 'SUCCESS', claimedBy: 'host:123:ab12', perJob: {} })).toContain('rms_job_held_ix');
+    expect(await plan(moveJobs, { from: 'CLAIMED', to: 'SUCCESS', perJob: {} })).toContain('rms_job_held_ix');
   });
 
   test('finds waiting jobs, and jobs due a retry, in the index of jobs that wait', async () => {

@@ -7,11 +7,17 @@ import { messageOf } from '../../../core/errors.js';
 import type { ClaimedJob, Outcome } from '../../rms/index.js';
 import { JobLog, jobLogName } from '../jobLog.js';
 import { jobSpec, type TaskType, type TaskTypes } from '../tasks.js';
-import { runProgram } from './program.js';
+import { runProgram, StopAtOnce } from './program.js';
 import { RETURNED, type JobOutput, type WorkerInput, type WorkerJob, type WorkerOutput } from './worker.js';
 
 /** How long a cancelled or timed-out TypeScript task has to return before its thread is stopped. */
 const STOP_GRACE_MS = 1000;
+/**
+ * How long a task stopped at once (its process lost its job leases) has before its thread is
+ * terminated: two of the thread's 50 ms looks at the stop flags, time for an async task to
+ * see its signal aborted. Part of STOP_AT_ONCE_MS, the bound the lease margin counts on.
+ */
+const AT_ONCE_GRACE_MS = 100;
 /**
  * Jobs in one message to a thread at most, however short they are. With the pipeline it sets
  * how many short jobs the executor takes on (threads × pipeline × this), so how many a claim
@@ -38,7 +44,7 @@ interface Held {
   cpus: number;
   /** Gives the slot and budgets back and settles `run`'s promise. */
   done: (ran: Ran) => void;
-  /** Why the coordinator stopped it (timeout, cancel, stop): set before aborting. */
+  /** Why the coordinator stopped it (timeout, cancel, stop, lease lost): set before aborting. */
   stopping?: { reason: string; handBack: boolean };
   /** A program's own; the batch's for a TypeScript task (aborting it stops the thread). */
   controller?: AbortController;
@@ -143,6 +149,11 @@ export class LocalExecutor {
 
   runningIds(): number[] {
     return [...this.held.keys()];
+  }
+
+  /** The jobs it holds, each with the claim its run holds. */
+  heldJobs(): ClaimedJob[] {
+    return Array.from(this.held.values(), (h) => h.job);
   }
 
   /** Runs a job to its end; never rejects. */
@@ -316,20 +327,27 @@ export class LocalExecutor {
     this.meanAllMs = this.meanAllMs === undefined ? wallMs : this.meanAllMs * 0.8 + wallMs * 0.2;
   }
 
-  /** Stops a running job: it fails with `reason`, or goes back to the queue if `handBack`. */
-  stop(jobid: number, reason: string, handBack: boolean): void {
+  /**
+   * Stops a running job: it fails with `reason`, or goes back to the queue if `handBack`.
+   * `atOnce` (its process lost its job leases): a program's process group gets SIGKILL, a
+   * TypeScript task's thread is terminated after AT_ONCE_GRACE_MS, whatever it was doing.
+   */
+  stop(jobid: number, reason: string, handBack: boolean, atOnce = false): void {
     const held = this.held.get(jobid);
-    if (!held || held.stopping) return;
+    if (!held || (held.stopping && !atOnce)) return;
     held.stopping = { reason, handBack };
     Atomics.store(this.stops, held.slot, 1);
     if (held.type.kind === 'program') {
-      held.controller?.abort(new Error(reason));
+      held.controller?.abort(atOnce ? new StopAtOnce(reason) : new Error(reason));
       return;
     }
     // A task that does not return when asked is stopped with its thread (and the batch it is in).
-    setTimeout(() => {
-      if (this.held.get(jobid) === held && this.starts[held.slot] > 0) held.controller?.abort(new Error(reason));
-    }, STOP_GRACE_MS).unref();
+    setTimeout(
+      () => {
+        if (this.held.get(jobid) === held && this.starts[held.slot] > 0) held.controller?.abort(new Error(reason));
+      },
+      atOnce ? AT_ONCE_GRACE_MS : STOP_GRACE_MS,
+    ).unref();
   }
 
   private checkTimeouts(): void {

@@ -19,6 +19,9 @@ export interface ProgramRun {
 /** After SIGTERM, a program has this long to end before SIGKILL. */
 const KILL_GRACE_MS = 5000;
 
+/** The reason of an abort that must end the program at once: SIGKILL, no SIGTERM first (its process lost its job leases). */
+export class StopAtOnce extends Error {}
+
 /**
  * Runs an external program for a job (ARCHITECTURE §7): a job-spec file in its output
  * directory is its last argument; what it prints goes to the job's log; its exit code and
@@ -51,7 +54,7 @@ export async function runProgram(
   const stop = () => {
     stopped = signal.reason instanceof Error ? signal.reason.message : 'stopped';
     try {
-      process.kill(-child.pid!, 'SIGTERM');
+      process.kill(-child.pid!, signal.reason instanceof StopAtOnce ? 'SIGKILL' : 'SIGTERM');
     } catch {
       return;
     }

@@ -4,11 +4,11 @@ import { defineQuery } from '../../../core/query.js';
 /** What an executor needs of a job to run it. */
 export const JOB_SPEC_COLUMNS = [
   'id', 'workflowid', 'stepid', 'tasktype', 'dataspec', 'priority', 'solutionid', 'attempts', 'max_attempts',
-  'backoff_ms', 'timeout_ms', 'cpus', 'memory_mb',
+  'backoff_ms', 'timeout_ms', 'cpus', 'memory_mb', 'claim',
 ] as const;
 
 export const JOB_COLUMNS = [
-  ...JOB_SPEC_COLUMNS, 'pool', 'reclaims', 'status', 'logs', 'run_after', 'lease_until', 'claimed_by', 'executor', 'nodeid', 'executor_ref',
+  ...JOB_SPEC_COLUMNS, 'pool', 'reclaims', 'lapsed_claim', 'status', 'logs', 'run_after', 'lease_until', 'claimed_by', 'executor', 'nodeid', 'executor_ref',
   'created', 'starttime', 'endtime', 'reason', 'result', 'wall_ms', 'cpu_ms', 'peak_mem_mb',
 ] as const;
 
@@ -60,9 +60,9 @@ export const selectJobStates = defineQuery('rms.selectJobStates', { ids: [1, 2] 
   return dialect === 'sqlite' ? q : q.forUpdate();
 });
 
-/** What a claim writes of a job besides its state. */
-export function claimedColumns(p: { claimedBy: string; leaseUntil: number; now: number }): Record<string, unknown> {
-  return { claimed_by: p.claimedBy, lease_until: p.leaseUntil, starttime: p.now };
+/** What a claim writes of a job besides its state: its holder, lease, and one more claim (which fences the holder's moves). */
+export function claimedColumns(knex: Knex, p: { claimedBy: string; leaseUntil: number; now: number }): Record<string, unknown> {
+  return { claimed_by: p.claimedBy, lease_until: p.leaseUntil, starttime: p.now, claim: knex.raw('?? + 1', ['rms_job.claim']) };
 }
 
 /** The READY jobs of a pool in claim order: highest priority first, then oldest. */
@@ -81,7 +81,7 @@ export const claimJobs = defineQuery(
   'rms.claimJobs',
   { pool: 'local', limit: 100, claimedBy: 'host:123:ab12', leaseUntil: 1767225630000, now: 1767225600000 },
   (knex, p, dialect) => {
-    const set = { ...claimedColumns(p), status: 'CLAIMED' };
+    const set = { ...claimedColumns(knex, p), status: 'CLAIMED' };
     const picked = readyIds(knex, p.pool).limit(p.limit);
     if (dialect === 'sqlite') return knex('rms_job').update(set).whereIn('id', picked).returning(JOB_SPEC_COLUMNS);
     // The locked pick runs once, as an array the update reads through the primary key: a
@@ -121,7 +121,7 @@ export const claimJobsCounted = defineQuery(
 /**
  * On Oracle, the next READY jobs of a pool with what an executor needs, locked for the
  * claim (see `claimJobs`). Oracle cannot lock a FETCH FIRST, so it locks what a bounded
- * subquery picked.
+ * subquery picked. The claim read is the one before the claim's move adds one.
  */
 export const selectClaimable = defineQuery(
   'rms.selectClaimable',
@@ -142,10 +142,11 @@ export type PerJobColumn = keyof typeof PER_JOB_TYPES;
 export type PerJob = Partial<Record<PerJobColumn, ReadonlyMap<number, string | number | null>>>;
 
 /**
- * Moves jobs between states; `claimedBy` limits it to jobs this process holds. On
- * PostgreSQL the ids and each job's own values go as arrays, joined through unnest: a
- * batch is a handful of parameters, not thousands, and each row finds its values by the
- * join instead of down a CASE as long as the batch.
+ * Moves jobs between states. With `claims`, only the jobs still at the claim their mover
+ * holds move: a job handed back and claimed again since (by any process) is left alone. On
+ * PostgreSQL the ids, their claims and each job's own values go as arrays, joined through
+ * unnest: a batch is a handful of parameters, not thousands, and each row finds its values
+ * by the join instead of down a CASE as long as the batch.
  */
 export const moveJobs = defineQuery(
   'rms.moveJobs',
@@ -156,7 +157,8 @@ export const moveJobs = defineQuery(
     set: { claimed_by: 'host:123:ab12' } as Record<string, unknown>,
     /** Counters to add one to: attempts when a job ends, reclaims when it is handed back. */
     increment: [] as ('attempts' | 'reclaims')[],
-    claimedBy: null as string | null,
+    /** The claim of each job its mover holds (rms_job.claim), or null for a move that is not a holder's. */
+    claims: new Map([[1, 1], [2, 1]]) as ReadonlyMap<number, number> | null,
     /** Columns whose value differs from job to job (each job's result, log), with a value for each id. */
     perJob: { result: new Map([[1, '{"n":2}']]) } as PerJob,
   },
@@ -164,27 +166,41 @@ export const moveJobs = defineQuery(
     const set: Record<string, unknown> = { ...p.set, status: p.to };
     for (const column of p.increment) set[column] = knex.raw('?? + 1', [`rms_job.${column}`]);
     const perJob = Object.entries(p.perJob) as [PerJobColumn, ReadonlyMap<number, string | number | null>][];
+    const claims = p.claims;
     const pg = dialect === 'postgresql';
     for (const [column, byId] of perJob) {
       set[column] = pg ? knex.ref(`v.${column}`) : knex.raw(`case ?? ${p.ids.map(() => 'when ? then ?').join(' ')} end`, ['id', ...p.ids.flatMap((id) => [id, byId.get(id) ?? null])]);
     }
     const q = knex('rms_job').update(set).where('rms_job.status', p.from);
-    if (p.claimedBy !== null) q.andWhere('rms_job.claimed_by', p.claimedBy);
-    if (!pg) return q.whereIn('rms_job.id', p.ids);
+    if (!pg) {
+      if (claims === null) return q.whereIn('rms_job.id', p.ids);
+      return q.whereIn(['rms_job.id', 'rms_job.claim'], p.ids.map((id) => [id, claimOf(claims, id)]));
+    }
     // The ids as an array for the primary key, whether or not values join to them.
     const ids = numberArray(p.ids);
     q.whereRaw('?? = any(?::bigint[])', ['rms_job.id', ids]);
-    if (perJob.length === 0) return q;
-    const arrays = perJob.map(([column]) => `?::${PER_JOB_TYPES[column]}[]`).join(', ');
+    if (perJob.length === 0 && claims === null) return q;
+    const columns = [...(claims === null ? [] : [['claim', 'integer'] as const]), ...perJob.map(([column]) => [column, PER_JOB_TYPES[column]] as const)];
     // Arrays are bound whole, each as one array literal.
-    const values = perJob.map(([column, byId]) => {
-      const list = p.ids.map((id) => byId.get(id) ?? null);
-      return PER_JOB_TYPES[column] === 'text' ? list : numberArray(list as (number | null)[]);
-    }) as unknown as Knex.RawBinding[];
-    const from = knex.raw(`unnest(?::bigint[], ${arrays}) as v(id, ${perJob.map(([column]) => column).join(', ')})`, [ids, ...values]);
-    return q.updateFrom(from).whereRaw('?? = ??', ['rms_job.id', 'v.id']);
+    const values = [
+      ...(claims === null ? [] : [numberArray(p.ids.map((id) => claimOf(claims, id)))]),
+      ...perJob.map(([column, byId]) => {
+        const list = p.ids.map((id) => byId.get(id) ?? null);
+        return PER_JOB_TYPES[column] === 'text' ? list : numberArray(list as (number | null)[]);
+      }),
+    ] as unknown as Knex.RawBinding[];
+    const arrays = columns.map(([, type]) => `, ?::${type}[]`).join('');
+    const from = knex.raw(`unnest(?::bigint[]${arrays}) as v(id${columns.map(([column]) => `, ${column}`).join('')})`, [ids, ...values]);
+    q.updateFrom(from).whereRaw('?? = ??', ['rms_job.id', 'v.id']);
+    return claims === null ? q : q.whereRaw('?? = ??', ['rms_job.claim', 'v.claim']);
   },
 );
+
+function claimOf(claims: ReadonlyMap<number, number>, id: number): number {
+  const claim = claims.get(id);
+  if (claim === undefined) throw new Error(`moveJobs: job ${id} has no claim to fence its move by`);
+  return claim;
+}
 
 /**
  * A PostgreSQL array literal of numbers, written in one join: pg's own writer quotes each
@@ -194,24 +210,37 @@ function numberArray(values: readonly (number | null)[]): string {
   return `{${values.map((v) => (v === null ? 'NULL' : String(v))).join(',')}}`;
 }
 
-/** Renews the lease of every job this process holds: one statement, however many run. */
-export const renewJobLeases = defineQuery('rms.renewJobLeases', { claimedBy: 'host:123:ab12', until: 1767225630000 }, (knex, p) =>
-  knex('rms_job').update({ lease_until: p.until }).whereIn('status', ['CLAIMED', 'RUNNING']).andWhere('claimed_by', p.claimedBy),
+/**
+ * Renews the leases of the jobs a process runs, by id: a job it claimed but does not run (it
+ * stopped the run, or never learnt of the claim because the answer was lost) lapses and is
+ * handed back, rather than being held for as long as the process lives.
+ */
+export const renewJobLeases = defineQuery('rms.renewJobLeases', { ids: [1, 2], claimedBy: 'host:123:ab12', until: 1767225630000 }, (knex, p, dialect) => {
+  const q = knex('rms_job').update({ lease_until: p.until }).whereIn('status', ['CLAIMED', 'RUNNING']).andWhere('claimed_by', p.claimedBy);
+  return dialect === 'postgresql' ? q.whereRaw('?? = any(?::bigint[])', ['id', numberArray(p.ids)]) : q.whereIn('id', p.ids);
+});
+
+/** Where the given jobs stand and who holds them at which claim: an executor stops those it no longer holds. */
+export const selectJobClaims = defineQuery('rms.selectJobClaims', { ids: [1, 2] }, (knex, p) =>
+  knex('rms_job').select('id', 'status', 'claimed_by', 'claim').whereIn('id', p.ids),
 );
 
-/** Of the jobs an executor runs, those it must stop: cancelled, or handed to another process. */
-export const selectLostJobs = defineQuery('rms.selectLostJobs', { ids: [1, 2], claimedBy: 'host:123:ab12' }, (knex, p) =>
+/**
+ * Takes back the reclaim counted for each given (job, claim) whose lease lapsed: its holder
+ * came back, alive, having stopped the run itself. Once only: the lapsed claim is cleared.
+ */
+export const forgiveLapses = defineQuery('rms.forgiveLapses', { jobs: [[1, 1], [2, 3]] as [number, number][] }, (knex, p) =>
   knex('rms_job')
-    .select('id', 'status')
-    .whereIn('id', p.ids)
-    .andWhere((w) => w.whereNotIn('status', ['CLAIMED', 'RUNNING']).orWhere('claimed_by', '<>', p.claimedBy).orWhereNull('claimed_by')),
+    .update({ reclaims: knex.raw('?? - 1', ['rms_job.reclaims']), lapsed_claim: null })
+    .whereIn(['id', 'lapsed_claim'], p.jobs)
+    .andWhere('reclaims', '>', 0),
 );
 
 /** Held jobs whose lease lapsed: their process died or lost the database. */
 export const selectLapsed = defineQuery('rms.selectLapsed', { now: 1767225600000, limit: 500 }, (knex, p) =>
   knex('rms_job as j')
     .join('rms_workflow as w', 'w.id', 'j.workflowid')
-    .select('j.id', 'j.workflowid', 'j.stepid', 'j.status', 'j.reclaims', 'w.status as wfstatus')
+    .select('j.id', 'j.workflowid', 'j.stepid', 'j.status', 'j.reclaims', 'j.claim', 'j.claimed_by', 'w.status as wfstatus')
     .where('j.lease_until', '<', p.now)
     .whereIn('j.status', ['CLAIMED', 'RUNNING'])
     .orderBy('j.lease_until')
@@ -222,7 +251,7 @@ export const selectLapsed = defineQuery('rms.selectLapsed', { now: 1767225600000
 export const selectDueRetries = defineQuery('rms.selectDueRetries', { now: 1767225600000, limit: 500 }, (knex, p) =>
   knex('rms_job as j')
     .join('rms_workflow as w', 'w.id', 'j.workflowid')
-    .select('j.id', 'j.workflowid', 'j.stepid', 'j.status', 'w.status as wfstatus')
+    .select('j.id', 'j.workflowid', 'j.stepid', 'j.status', 'j.claim', 'w.status as wfstatus')
     .where('j.status', 'RETRY_WAIT')
     .andWhere('j.run_after', '<=', p.now)
     .orderBy('j.run_after')
