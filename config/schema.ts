@@ -18,6 +18,7 @@ export const configSchema = z
         client: z.enum(['sqlite', 'postgresql', 'oracle']),
         connectTimeoutMs: ms,
         poolMax: z.number().int().min(1).max(1000),
+        migrationWaitMs: ms,
         sqlite: z.object({ path: z.string().min(1), busyTimeoutMs: ms }).strict(),
         postgresql: z
           .object({

@@ -45,6 +45,17 @@ export const coreErrors = {
     (reason: string) => `the database is unreachable (${reason}); nothing was changed, try again when it is back`,
   ),
   dbStart: defineError('DPC_DB_START', 500, (what: string) => `database: ${what}`),
+  migrating: defineError(
+    'DPC_DB_MIGRATING',
+    503,
+    (lock: string, waitedMs: number) =>
+      `database: another process is migrating it (it holds the ${lock}); gave up after ${waitedMs} ms (db.migrationWaitMs): try again once it has finished`,
+  ),
+  migrationRunning: defineError(
+    'DPC_DB_MIGRATION_RUNNING',
+    409,
+    (lock: string) => `database: a migration is running (its process holds the ${lock}): its migration lock is not stale; left it set`,
+  ),
   notFound: defineError('DPC_NOT_FOUND', 404, (what: string) => `${what} not found`),
   badRequest: defineError('DPC_BAD_REQUEST', 400, (what: string) => what),
 };

@@ -3,10 +3,10 @@ import { Command } from 'commander';
 import type { Config } from '../config/schema.js';
 import type { Db } from '../core/db.js';
 import { coreErrors, DpcError, messageOf } from '../core/errors.js';
-import { isMigrated, migrate } from '../sql/migrate.js';
+import { isMigrated, migrate, unlockMigrations } from '../sql/migrate.js';
 import { clusterStates } from '../subsystems/smas/index.js';
 import { loadConfig, maskSecrets } from './config.js';
-import { describeTarget, openDb } from './db.js';
+import { describeTarget, migrationOptions, openDb } from './db.js';
 import { addOperatorCommands } from './cliApi.js';
 import { serve } from './serve.js';
 import { softwareVersion } from './paths.js';
@@ -53,9 +53,16 @@ program
 program
   .command('migrate')
   .description('apply the database migrations not yet applied, and stop')
-  .action(async () => {
+  .option('--unlock', "free the migration lock left by a killed migration (refused while one runs), and stop")
+  .action(async (opts: { unlock?: boolean }) => {
     await withDb(async (db, cfg) => {
-      const ran = await migrate(db, { schema: cfg.db.client === 'postgresql' ? cfg.db.postgresql.schema : undefined });
+      if (opts.unlock) {
+        const outcome = await unlockMigrations(db, migrationOptions(cfg));
+        process.stdout.write(outcome === 'freed' ? `${describeTarget(cfg)}: freed the migration lock\n` : `${describeTarget(cfg)}: the migration lock was not set\n`);
+        return;
+      }
+      const log = { info: (m: string) => process.stderr.write(`dpc: ${m}\n`), warn: (m: string) => process.stderr.write(`dpc: warning: ${m}\n`) };
+      const ran = await migrate(db, { ...migrationOptions(cfg), log });
       process.stdout.write(ran.length ? `applied: ${ran.join(', ')}\n` : `${describeTarget(cfg)} is up to date\n`);
     });
   });
@@ -91,5 +98,5 @@ program
 program.parseAsync().catch((err: unknown) => {
   // One line an operator can act on; configuration and database problems exit 2.
   process.stderr.write(`dpc: ${messageOf(err)}\n`);
-  process.exitCode = err instanceof DpcError && ['DPC_CONFIG', 'DPC_DB_START', 'DPC_DSS_STORE', 'DPC_RMS_DEFINITION', 'DPC_RMS_CYCLE', 'DPC_RMS_DEFINITIONS_MODULE', 'DPC_PFS_TASK_TYPE'].includes(err.code) ? EXIT_CONFIG : 1;
+  process.exitCode = err instanceof DpcError && ['DPC_CONFIG', 'DPC_DB_START', 'DPC_DB_MIGRATING', 'DPC_DB_MIGRATION_RUNNING', 'DPC_DSS_STORE', 'DPC_RMS_DEFINITION', 'DPC_RMS_CYCLE', 'DPC_RMS_DEFINITIONS_MODULE', 'DPC_PFS_TASK_TYPE'].includes(err.code) ? EXIT_CONFIG : 1;
 });

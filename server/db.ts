@@ -33,6 +33,11 @@ export async function openDb(config: Config): Promise<Db> {
   return { knex, dialect: client };
 }
 
+/** How this configuration's database is migrated: its schema and how long to wait for another migrating process. */
+export function migrationOptions(config: Config): { schema?: string; waitMs: number } {
+  return { schema: config.db.client === 'postgresql' ? config.db.postgresql.schema : undefined, waitMs: config.db.migrationWaitMs };
+}
+
 /** Where the database is, for messages and the Welcome page: never a secret. */
 export function describeTarget(config: Config): string {
   const db = config.db;

@@ -14,7 +14,7 @@ import { createEms } from '../subsystems/ems/index.js';
 import { createPfs } from '../subsystems/pfs/index.js';
 import { createRms } from '../subsystems/rms/index.js';
 import { createSmas, recordStopped, type SmasService } from '../subsystems/smas/index.js';
-import { openDb } from './db.js';
+import { migrationOptions, openDb } from './db.js';
 import { loadPipelines } from './pipelines.js';
 import { startRetention } from './retention.js';
 import { softwareVersion } from './paths.js';
@@ -41,7 +41,8 @@ export interface Dpc {
 export async function startDpc(config: Config, log: Logger, clock: Clock = systemClock): Promise<Dpc> {
   const db = await openDb(config);
   try {
-    const ran = await migrate(db, { schema: config.db.client === 'postgresql' ? config.db.postgresql.schema : undefined });
+    const server = log.child({ subsystem: 'server' });
+    const ran = await migrate(db, { ...migrationOptions(config), log: { info: (m) => server.info(m), warn: (m) => server.warn(m) } });
     if (ran.length > 0) log.info(`migrations applied: ${ran.join(', ')}`, { subsystem: 'server' });
   } catch (err) {
     await db.knex.destroy();

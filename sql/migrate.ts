@@ -1,7 +1,8 @@
 import type { Knex } from 'knex';
-import { isUniqueViolation, offlineKnex, type Dialect, type Db } from '../core/db.js';
-import { messageOf } from '../core/errors.js';
+import { offlineKnex, type Dialect, type Db } from '../core/db.js';
+import { coreErrors } from '../core/errors.js';
 import { Ddl } from './ddl.js';
+import { migrationLockName, releaseMigrationLock, tryMigrationLock } from './migrationLock.js';
 import * as schema0001 from './migrations/0001_schema.js';
 import * as runManagement0002 from './migrations/0002_run_management.js';
 import * as jobIndexes0003 from './migrations/0003_job_indexes.js';
@@ -39,46 +40,119 @@ export function schemaSql(dialect: Dialect): string {
     .join('');
 }
 
-/** Runs the migrations not yet applied; returns the names it ran. */
-export async function migrate(db: Db, options: { schema?: string } = {}): Promise<string[]> {
-  const compiled = new Map(compileMigrations(db.dialect).map((m) => [m.name, m.statements]));
-  const source: Knex.MigrationSource<string> = {
-    getMigrations: async () => [...compiled.keys()],
-    getMigrationName: (name) => name,
-    getMigration: async (name) => ({
-      up: async (knex: Knex) => {
-        for (const statement of compiled.get(name) ?? []) await knex.raw(statement);
-      },
+/** A migration as it runs: its name in the ledger, and what it does on the migrating connection. */
+export interface MigrationStep {
+  name: string;
+  up(knex: Knex): Promise<void>;
+}
+
+/** Every migration of the schema, compiled for a dialect, ready to run. */
+export function migrationSteps(dialect: Dialect): MigrationStep[] {
+  return compileMigrations(dialect).map(({ name, statements }) => ({
+    name,
+    up: async (knex: Knex) => {
+      for (const statement of statements) await knex.raw(statement);
+    },
+  }));
+}
+
+export interface MigrateOptions {
+  /** The PostgreSQL schema to create and migrate (the search path of `db`). */
+  schema?: string;
+  /** How long to wait for another process's migration before giving up (db.migrationWaitMs). */
+  waitMs?: number;
+  /** Told when it waits for another process's migration (info), and when it freed a stale Knex lock (warn). */
+  log?: { info(message: string): void; warn(message: string): void };
+  /** The migrations to run, in order: the schema's unless told (a test's own set). */
+  steps?: MigrationStep[];
+}
+
+/**
+ * Runs the migrations not yet applied; returns the names it ran. Servers started together on
+ * a new database all migrate: the first takes the migration lock (sql/migrationLock.ts) and
+ * the others wait for it, then find nothing to run. Everything runs in one transaction on
+ * the connection that holds the lock, so that a migration killed midway leaves, where DDL is
+ * transactional (PostgreSQL, SQLite), nothing applied and nothing locked.
+ */
+export async function migrate(db: Db, options: MigrateOptions = {}): Promise<string[]> {
+  const steps = options.steps ?? migrationSteps(db.dialect);
+  const source: Knex.MigrationSource<MigrationStep> = {
+    getMigrations: async () => steps,
+    getMigrationName: (step) => step.name,
+    getMigration: async ({ name, up }) => ({
+      up,
       down: async () => {
         throw new Error(`migration ${name} cannot be undone: restore the database from its backup`);
       },
     }),
   };
-  // Servers started together on a new database all migrate: one creates the schema and the
-  // ledger first and takes knex's migration lock, the others wait for it and then find
-  // nothing to run.
-  const deadline = Date.now() + MIGRATION_WAIT_MS;
-  for (;;) {
-    try {
-      if (db.dialect === 'postgresql' && options.schema && options.schema !== 'public') {
-        await db.knex.raw('create schema if not exists ??', [options.schema]);
-      }
-      const [, ran] = (await db.knex.migrate.latest({ migrationSource: source, tableName: MIGRATION_TABLE })) as [number, string[]];
-      return ran;
-    } catch (err) {
-      if (!isMigrationRace(err) || Date.now() > deadline) throw err;
-      await new Promise((r) => setTimeout(r, 200 + Math.random() * 300));
+  return underMigrationLock(db, options, coreErrors.migrating, async (trx) => {
+    if (db.dialect === 'postgresql' && options.schema && options.schema !== 'public') {
+      await trx.raw('create schema if not exists ??', [options.schema]);
     }
-  }
+    if ((await freeKnexLock(trx)) > 0) {
+      options.log?.warn(
+        `the migration lock ${LOCK_TABLE} was set while no process held the ${migrationLockName(db.dialect)}: ` +
+          'left by a migration that was killed; freed it',
+      );
+    }
+    const [, ran] = (await trx.migrate.latest({ migrationSource: source, tableName: MIGRATION_TABLE })) as [number, string[]];
+    return ran;
+  });
 }
 
-/** How long a server waits for another one's migrations before it gives up. */
+/** What `dpc migrate --unlock` found. */
+export type UnlockOutcome = 'freed' | 'not-set';
+
+/**
+ * Frees Knex's lock row by hand, once sure no migration holds the migration lock: a live
+ * one is refused (DPC_DB_MIGRATION_RUNNING) rather than broken.
+ */
+export async function unlockMigrations(db: Db, options: Pick<MigrateOptions, 'schema'> = {}): Promise<UnlockOutcome> {
+  return underMigrationLock(db, { ...options, waitMs: 0 }, coreErrors.migrationRunning, async (trx) => ((await freeKnexLock(trx)) > 0 ? 'freed' : 'not-set'));
+}
+
+/** Knex's lock row: `is_locked` 1 while a migration runs. */
+const LOCK_TABLE = `${MIGRATION_TABLE}_lock`;
+
+/** Sets Knex's lock row free; the number of rows that were set (none before the first migration). */
+async function freeKnexLock(trx: Knex.Transaction): Promise<number> {
+  if (!(await trx.schema.hasTable(LOCK_TABLE))) return 0;
+  return trx(LOCK_TABLE).where('is_locked', 1).update({ is_locked: 0 });
+}
+
+/** How often a process waiting for another one's migration tries the lock again. */
+const LOCK_POLL_MS = 250;
+
+/**
+ * Runs `work` in one transaction that holds the migration lock from its first statement;
+ * `busy` is thrown when another process held it for `options.waitMs`.
+ */
+async function underMigrationLock<T>(
+  db: Db,
+  options: MigrateOptions,
+  busy: (lock: string, waitedMs: number) => Error,
+  work: (trx: Knex.Transaction) => Promise<T>,
+): Promise<T> {
+  const waitMs = options.waitMs ?? MIGRATION_WAIT_MS;
+  const schema = options.schema ?? 'public';
+  const started = Date.now();
+  return db.knex.transaction(async (trx) => {
+    for (let tries = 0; !(await tryMigrationLock(trx, db.dialect, schema)); tries++) {
+      if (Date.now() - started >= waitMs) throw busy(migrationLockName(db.dialect), Date.now() - started);
+      if (tries === 0) options.log?.info(`waiting for another process's migration: it holds the ${migrationLockName(db.dialect)}`);
+      await new Promise((r) => setTimeout(r, LOCK_POLL_MS));
+    }
+    try {
+      return await work(trx);
+    } finally {
+      await releaseMigrationLock(trx, db.dialect);
+    }
+  });
+}
+
+/** How long a server waits for another one's migrations unless told (db.migrationWaitMs). */
 const MIGRATION_WAIT_MS = 120_000;
-
-/** Another process migrates: it holds knex's lock, or created the ledger tables a moment before us. */
-function isMigrationRace(err: unknown): boolean {
-  return (err as { name?: string })?.name === 'MigrationLocked' || isUniqueViolation(err) || /already exists|ORA-00955/i.test(messageOf(err));
-}
 
 /** True once the migrations have run on this database (its DPC schema exists). */
 export async function isMigrated(db: Db): Promise<boolean> {
