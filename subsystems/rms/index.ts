@@ -193,6 +193,13 @@ export function createRms(
         for (const reg of registry.all()) {
           for (const t of reg.def.triggers ?? []) {
             if (t.kind !== 'data' || t.dmtype !== event.dmtype || !overlaps(t, event)) continue;
+            // One line per delivery, before the instance: a repeat (at least once) shows as a second line of the same event.
+            log.info(`data trigger: dataset ${event.datasetid} (${event.dmtype}) starts ${reg.def.name}, event ${delivery.eventid} attempt ${delivery.attempt}`, {
+              name: reg.def.name,
+              eventid: delivery.eventid,
+              attempt: delivery.attempt,
+              datasetid: event.datasetid,
+            });
             await startInstance(reg.def.name, {
               trigger: 'DATA',
               runid: `event-${delivery.eventid}`,

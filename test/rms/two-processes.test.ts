@@ -1,10 +1,14 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
+import winston from 'winston';
+import { systemClock } from '../../core/clock.js';
 import type { Db } from '../../core/db.js';
 import { projectRoot } from '../../server/paths.js';
 import { openDb } from '../../server/db.js';
+import { OutboxBus } from '../../subsystems/ems/bus.js';
 import { testDialect, testEnv, type TestEnv } from '../helpers/env.js';
+import { describeJobs } from '../helpers/jobs.js';
 import { killChildren, serveDpc, until, type Served } from '../helpers/server.js';
 
 /**
@@ -33,7 +37,9 @@ beforeEach(async () => {
   t = await testEnv(common);
   db = await openDb(t.config);
 });
-afterEach(async () => {
+afterEach(async ({ task }) => {
+  // A failure says how each job that did not succeed ended (scripts/stress/queue-kill.ts collects these lines).
+  if (task.result?.state === 'fail' && db) for (const line of await describeJobs(db)) console.log(line);
   await killChildren();
   await db?.knex.destroy();
   db = undefined;
@@ -114,9 +120,22 @@ describe.skipIf(testDialect !== 'postgresql')('two server processes on one Postg
     console.log(`two processes: jobs run per process ${JSON.stringify(Object.fromEntries(byPid))}`);
   });
 
-  test('when the lease holder is killed, the other takes over cron and outbox delivery within the lease time; no firing doubled, no event lost', { timeout: 120_000 }, async () => {
+  test('when the lease holder is killed, the other takes over cron and outbox delivery within the lease time; no firing doubled, no event lost, and an event the killed one was delivering is delivered by the other', { timeout: 120_000 }, async () => {
     const servers = await serveTwo('test/fixtures/kill-cron-workflows.ts');
     const knex = db!.knex;
+    // DSS does not announce datasets yet: the test publishes them as it will, through EMS's bus
+    // (not started here: the servers deliver). RMS's data trigger, a subscriber in the servers,
+    // starts a killdata instance on each and logs a line per call.
+    const datasets = new OutboxBus(db!, t.config.ems.outbox, systemClock, winston.createLogger({ silent: true }));
+    const publishDataset = async (datasetid: number, solutionid?: number): Promise<number> => {
+      await knex.transaction((trx) => datasets.publish(trx, 'dataset.updated', { datasetid, dmtype: 'KillData', ...(solutionid === undefined ? {} : { solutionid }) }));
+      const rows = (await knex('ems_outbox').where({ topic: 'dataset.updated' }).select('id', 'payload')) as { id: number; payload: string }[];
+      return Number(rows.find((r) => (JSON.parse(r.payload) as { datasetid: number }).datasetid === datasetid)!.id);
+    };
+    const eventRow = async (id: number) => (await knex('ems_outbox').where({ id }).first('state', 'claim_token', 'delivered')) as { state: string; claim_token: string | null; delivered: number | null };
+    const delivered = (id: number) => until(async () => (await eventRow(id)).state === 'DELIVERED', 15_000, `event ${id} DELIVERED`);
+    /** The data trigger's calls, from each server's JSON log: one line per delivery it was handed. */
+    const triggerCalls = (s: Served) => s.logLines().filter((l) => l.message.startsWith('data trigger:')).map((l) => Number(l.eventid));
     const cronHolder = async () => ((await knex('smas_lease').where({ name: 'rms.cron' }).first('holder', 'expires')) as { holder: string | null; expires: number } | undefined);
     const fires = async () =>
       (await knex('rms_cron_fire').orderBy('scheduled').select('cron_name', 'scheduled', 'fired', 'outcome', 'processid', 'workflowid')) as {
@@ -130,8 +149,30 @@ describe.skipIf(testDialect !== 'postgresql')('two server processes on one Postg
     expect(holder, `the lease holder ${holderId} is one of the two servers`).toBeDefined();
     const other = servers.find((s) => s !== holder) as Served;
 
-    holder!.child.kill('SIGKILL');
-    await holder!.exited;
+    const beforeKill = await publishDataset(1);
+    await delivered(beforeKill);
+    // Caught delivering: the event's instance names as its input a solution whose row the test
+    // holds locked (as a long transaction elsewhere would), so a delivery waits inside the
+    // trigger's transaction. If the other process claims it first, its claim lapses
+    // (ems.outbox.claimMs) while it waits, and the holder claims it too.
+    let upstream: { solutionid: number } | undefined;
+    await until(
+      async () => !!(upstream = (await knex('rms_workflow').where({ name: 'killcron', status: 'SUCCESS' }).orderBy('id').first('solutionid')) as typeof upstream),
+      15_000,
+      'a killcron instance SUCCESS',
+    );
+    const lock = await knex.transaction();
+    let inFlight: number;
+    try {
+      await lock('rms_solution').where({ id: upstream!.solutionid }).forUpdate().select('id');
+      inFlight = await publishDataset(2, Number(upstream!.solutionid));
+      await until(() => triggerCalls(holder!).includes(inFlight), 15_000, `the holder delivering event ${inFlight}`);
+      expect(await eventRow(inFlight)).toMatchObject({ state: 'PENDING', delivered: null });
+      holder!.child.kill('SIGKILL');
+      await holder!.exited;
+    } finally {
+      await lock.rollback();
+    }
     const killedAt = Date.now();
     await until(async () => pidOf((await cronHolder())?.holder) === other.child.pid, LEASE_MS + 5000, 'the other process holding rms.cron');
     const takeoverMs = Date.now() - killedAt;
@@ -197,6 +238,28 @@ describe.skipIf(testDialect !== 'postgresql')('two server processes on one Postg
     const finished = finishedOf(rows).map((r) => r.workflowid);
     expect(finished).toEqual(expect.arrayContaining(instances));
     expect(new Set(finished).size).toBe(finished.length);
-    console.log(`cron takeover in ${takeoverMs} ms; ${all.length} firings, ${all.filter((f) => f.outcome === 'CAUGHT_UP').length} caught up; ${before.length} outbox rows delivered`);
+
+    // The event the killed process was delivering: delivered by the other, after the kill.
+    const afterKill = await publishDataset(3);
+    await delivered(inFlight);
+    await delivered(afterKill);
+    expect(Number((await eventRow(inFlight)).delivered)).toBeGreaterThan(killedAt);
+    const calls = { killed: triggerCalls(holder!), survivor: triggerCalls(other) };
+    const callsOf = (id: number) => [...calls.killed, ...calls.survivor].filter((e) => e === id).length;
+    // At least once: the killed process's call was cut short, the survivor's delivered it (a
+    // second call of its own where its claim lapsed meanwhile).
+    expect(calls.killed).toContain(inFlight);
+    expect(calls.survivor).toContain(inFlight);
+    // Duplicates only of that event: the others, delivered before and after the kill, once each.
+    expect([...calls.killed, ...calls.survivor].filter((e) => e !== inFlight).sort((x, y) => x - y)).toEqual([beforeKill, afterKill]);
+    // A repeat starts nothing: one killdata instance per event (its runid), each run to SUCCESS.
+    await until(
+      async () => Number(((await knex('rms_workflow').where({ name: 'killdata' }).whereNot({ status: 'SUCCESS' }).count({ n: '*' })) as { n: string | number }[])[0].n) === 0,
+      15_000,
+      'every killdata instance SUCCESS',
+    );
+    const started = (await knex('rms_workflow').where({ name: 'killdata' }).orderBy('id').select('runid')) as { runid: string }[];
+    expect(started.map((w) => w.runid).sort()).toEqual([beforeKill, inFlight, afterKill].map((id) => `event-${id}`).sort());
+    console.log(`cron takeover in ${takeoverMs} ms; ${all.length} firings, ${all.filter((f) => f.outcome === 'CAUGHT_UP').length} caught up; ${before.length} outbox rows delivered; event ${inFlight} delivered ${callsOf(inFlight)} times (killed ${calls.killed.filter((e) => e === inFlight).length}, survivor ${calls.survivor.filter((e) => e === inFlight).length})`);
   });
 });
