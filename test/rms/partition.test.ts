@@ -16,7 +16,7 @@ import { TcpProxy } from '../helpers/tcpProxy.js';
  * is back it takes back the reclaims its lapsed leases were counted, and claims again.
  */
 const LEASE_MS = 3000;
-const JOBS = 60;
+const JOBS = 40;
 const SLEEP_MS = 1500;
 const common = {
   DPC_RMS__JOBLEASEMS: String(LEASE_MS),
