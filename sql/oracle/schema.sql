@@ -144,3 +144,5 @@ update "RMS_WORKFLOW" set "FIRST_JOBID" = (select min("ID") from "RMS_JOB" where
 drop index "RMS_JOB_WF_ID_IX";
 
 -- migration 0005_queue_indexes
+
+-- migration 0009_job_creation

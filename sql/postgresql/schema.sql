@@ -120,3 +120,8 @@ drop index "rms_job_active_ix";
 create index "rms_job_ready_ix" on "rms_job" ("pool", "priority" desc, "id") where "status" in ('READY');
 create index "rms_job_held_ix" on "rms_job" ("lease_until") where "status" in ('CLAIMED', 'RUNNING');
 create index "rms_job_waiting_ix" on "rms_job" ("status", "run_after") where "status" in ('WAITING', 'RETRY_WAIT');
+
+-- migration 0009_job_creation
+alter table "rms_job" drop constraint "rms_job_workflowid_fk";
+alter table "rms_job" drop constraint "rms_job_stepid_fk";
+alter table "rms_job" drop constraint "rms_job_solutionid_fk";

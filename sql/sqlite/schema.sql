@@ -92,3 +92,5 @@ update `rms_workflow` set `first_jobid` = (select min(`id`) from `rms_job` where
 drop index `rms_job_wf_id_ix`;
 
 -- migration 0005_queue_indexes
+
+-- migration 0009_job_creation
