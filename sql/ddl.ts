@@ -154,6 +154,12 @@ export class Ddl {
     this.statements.push(query.toQuery());
   }
 
+  /** A foreign key of a column made with `ref` (PostgreSQL and Oracle: SQLite cannot drop a constraint). */
+  dropForeignKey(table: string, column: string): void {
+    if (this.dialect === 'sqlite') throw new Error(`SQLite cannot drop the foreign key of ${table}.${column}`);
+    this.statements.push(this.knex.raw('alter table ?? drop constraint ??', [table, name(`${table}_${column}_fk`)]).toQuery());
+  }
+
   dropIndex(table: string, suffix: string): void {
     this.statements.push(this.knex.raw('drop index ??', [name(`${table}_${suffix}`)]).toQuery());
   }

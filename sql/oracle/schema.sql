@@ -147,3 +147,5 @@ drop index "RMS_JOB_WF_ID_IX";
 
 -- migration 0006_job_claims
 alter table "RMS_JOB" add ("CLAIM" NUMBER(10) default '0' not null, "LAPSED_CLAIM" NUMBER(10));
+
+-- migration 0009_job_creation

@@ -123,3 +123,8 @@ create index "rms_job_waiting_ix" on "rms_job" ("status", "run_after") where "st
 
 -- migration 0006_job_claims
 alter table "rms_job" add column "claim" integer not null default '0', add column "lapsed_claim" integer;
+
+-- migration 0009_job_creation
+alter table "rms_job" drop constraint "rms_job_workflowid_fk";
+alter table "rms_job" drop constraint "rms_job_stepid_fk";
+alter table "rms_job" drop constraint "rms_job_solutionid_fk";

@@ -96,3 +96,5 @@ drop index `rms_job_wf_id_ix`;
 -- migration 0006_job_claims
 alter table `rms_job` add column `claim` integer not null default '0';
 alter table `rms_job` add column `lapsed_claim` integer;
+
+-- migration 0009_job_creation

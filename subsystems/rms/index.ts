@@ -141,7 +141,12 @@ export function createRms(
       const days = dayRange(from, to);
       const batch = randomUUID().slice(0, 8);
       const out: Started[] = [];
-      for (const day of days) out.push(await startInstance(name, { trigger: 'BACKFILL', runid: `backfill-${day}-${batch}`, params: { ...params, day }, createdBy: who.username }, who));
+      for (const day of days) {
+        out.push(await startInstance(name, { trigger: 'BACKFILL', runid: `backfill-${day}-${batch}`, params: { ...params, day }, createdBy: who.username }, who));
+        // On SQLite a creation never waits on I/O: without a turn of the event loop between
+        // days, timers, requests and the dispatcher's claims would wait for the whole backfill.
+        await new Promise((r) => setImmediate(r));
+      }
       return out;
     },
     reprocess: async (workflowid, options, who) => {

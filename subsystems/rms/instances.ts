@@ -7,7 +7,7 @@ import { rmsErrors } from './errors.js';
 import { inputSolutions, recordSolution } from './provenance.js';
 import type { Registered } from './registry.js';
 import { insertCounts } from './sql/jobCounts.js';
-import { insertJobs } from './sql/jobs.js';
+import { createStepJobs } from './sql/jobs.js';
 import { insertStep, insertStepDeps } from './sql/steps.js';
 import { insertWorkflow, selectWorkflowByRun, setWorkflowJobs, setWorkflowSolution } from './sql/workflows.js';
 import { emptyCounts, JobWork, type JobStatus } from './work.js';
@@ -42,8 +42,12 @@ const DATASPEC_MAX = 4000;
 
 /**
  * Creates an instance of a registered definition version in one transaction: the
- * instance, its output solution and provenance, its steps, all its jobs (WAITING) and their
- * counts; then the first steps start. A runid already used returns the instance it names.
+ * instance, its output solution and provenance, its steps, all its jobs and their counts.
+ * The steps that can start do so at once, their jobs made READY; the others' jobs are made
+ * WAITING. A kill -9 before the commit leaves nothing of it: an instance is whole or absent.
+ * Until the commit its rows are seen by no other transaction, so on PostgreSQL and Oracle the
+ * claims of other instances go on meanwhile; SQLite's one writer takes them after it. A runid
+ * already used returns the instance it names.
  */
 export async function createInstance(
   trx: Knex.Transaction,
@@ -110,49 +114,53 @@ export async function createInstance(
   // The range of the instance's job ids: the console and the actions find its jobs by it.
   let first: number | undefined;
   let last: number | undefined;
+  const countRows: { workflowid: number; stepid: number; status: JobStatus; jobs: number }[] = [];
+  // A step whose upstream steps are all done starts now: its jobs are made READY, not made
+  // WAITING then moved, which would write each row twice.
+  const done = new Set<string>();
   for (const [position, name] of reg.order.entries()) {
     const step = def.steps.find((s) => s.name === name)!;
     const specs = specsOf.get(name)!;
-    const stepid = insertedId(
-      await insertStep(trx, { workflowid: id, name, tasktype: step.task, status: specs === 'done' ? 'SUCCESS' : 'WAITING', position, starttime: specs === 'done' ? now : null }),
-    );
+    if (specs === 'done') done.add(name);
+    const starts = specs !== 'done' && (step.after ?? []).every((up) => done.has(up));
+    const status = specs === 'done' ? 'SUCCESS' : starts ? 'RUNNING' : 'WAITING';
+    const stepid = insertedId(await insertStep(trx, { workflowid: id, name, tasktype: step.task, status, position, starttime: status === 'WAITING' ? null : now }));
     stepIds.set(name, stepid);
     const after = (step.after ?? []).map((up) => ({ stepid, upstreamid: stepIds.get(up)! }));
     if (after.length > 0) await insertStepDeps(trx, { rows: after });
     const n = specs === 'done' ? 0 : specs.length;
     const counts = emptyCounts();
-    counts.WAITING = n;
-    await insertCounts(trx, { rows: (Object.keys(counts) as JobStatus[]).map((status) => ({ workflowid: id, stepid, status, jobs: counts[status] })) });
+    counts[starts ? 'READY' : 'WAITING'] = n;
+    countRows.push(...(Object.keys(counts) as JobStatus[]).map((s) => ({ workflowid: id, stepid, status: s, jobs: counts[s] })));
     if (specs === 'done') continue;
-    const jobPriority = Math.max(-MAX_PRIORITY, Math.min(MAX_PRIORITY, priority + (step.priority ?? 0)));
-    for (const part of chunks(specs, INSERT_ROWS_MAX)) {
-      const inserted = await insertJobs(trx, {
-        rows: part.map((dataspec) => ({
-          workflowid: id,
-          stepid,
-          status: 'WAITING',
-          priority: jobPriority,
-          tasktype: step.task,
-          dataspec,
-          solutionid,
-          max_attempts: step.retry?.attempts ?? 1,
-          backoff_ms: step.retry?.backoffMs ?? 0,
-          run_after: now,
-          timeout_ms: step.timeoutMs ?? null,
-          cpus: step.cpus ?? 1,
-          memory_mb: step.memoryMb ?? null,
-          pool: step.pool ?? 'local',
-          created: now,
-        })),
-      });
-      for (const row of inserted as { id: number | string }[]) {
-        const jobid = Number(row.id);
-        first = Math.min(first ?? jobid, jobid);
-        last = Math.max(last ?? jobid, jobid);
-      }
+    const made = await createStepJobs(
+      trx,
+      {
+        workflowid: id,
+        stepid,
+        status: starts ? 'READY' : 'WAITING',
+        priority: Math.max(-MAX_PRIORITY, Math.min(MAX_PRIORITY, priority + (step.priority ?? 0))),
+        tasktype: step.task,
+        solutionid,
+        max_attempts: step.retry?.attempts ?? 1,
+        backoff_ms: step.retry?.backoffMs ?? 0,
+        run_after: now,
+        timeout_ms: step.timeoutMs ?? null,
+        cpus: step.cpus ?? 1,
+        memory_mb: step.memoryMb ?? null,
+        pool: step.pool ?? 'local',
+        created: now,
+      },
+      specs,
+    );
+    if (made) {
+      first = Math.min(first ?? made.first, made.first);
+      last = Math.max(last ?? made.last, made.last);
     }
     total += n;
   }
+  // The counts once, with the jobs they count: nothing reads them before the commit.
+  for (const part of chunks(countRows, INSERT_ROWS_MAX)) await insertCounts(trx, { rows: part });
   if (first !== undefined && last !== undefined) await setWorkflowJobs(trx, { id, first, last });
   const finished = await settleWorkflow(work, bus, id, now);
   return { id, created: true, jobs: total, finished };

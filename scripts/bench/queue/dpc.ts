@@ -20,8 +20,10 @@ export interface DpcOptions {
   jobs: number;
   /** Worker threads of the local executor. */
   concurrency: number;
-  /** One log line per job (a file each) instead of none. */
-  logLines: boolean;
+  /** Log lines each job writes: 0 or 1 (a workflow of bench-workflows.ts for each). */
+  logLines: number;
+  /** Instances the jobs are shared between, each created on its own and all run at once (default 1). */
+  workflows?: number;
   /**
    * Jobs run untimed first, by the same server: its worker threads are new, and each
    * compiles its code anew, as the main thread did in the run before (default none).
@@ -34,13 +36,11 @@ const PG_URL = 'postgres://postgres@127.0.0.1:5432/test';
 const definitions = fileURLToPath(new URL(`./bench-workflows.${import.meta.url.endsWith('.ts') ? 'ts' : 'js'}`, import.meta.url));
 const who = { username: 'bench', reason: 'benchmark' };
 
-/**
- * DPC's queue end to end, as a job takes it in production: the instance and its jobs are
- * created (enqueue), then the local pool is opened and every job is claimed, dispatched to a
- * worker thread, completed and counted, and the instance ends. Measured from the opening of
- * the pool to the end of the instance.
- */
-export async function benchDpc(o: DpcOptions): Promise<PeerResult> {
+/** The workflow of bench-workflows.ts whose jobs write so many log lines. */
+const WORKFLOW_OF_LOG_LINES: Record<number, string> = { 0: 'bench', 1: 'benchLog' };
+
+/** Starts a DPC in this process on a fresh database, its local pool of `concurrency` threads. */
+async function startBenchDpc(o: { client: 'sqlite' | 'postgresql'; schema?: string; concurrency: number }) {
   const dir = mkdtempSync(join(tmpdir(), 'dpc-bench-'));
   const env: Record<string, string> = {
     DPC_DB__CLIENT: o.client,
@@ -60,30 +60,58 @@ export async function benchDpc(o: DpcOptions): Promise<PeerResult> {
   config.rms.definitions = [definitions];
   const log = winston.createLogger({ level: 'warn', transports: [new winston.transports.Console({ stderrLevels: ['error', 'warn'] })] });
   const dpc = await startDpc(config, log);
-  const rms = dpc.subsystems.find((s) => s.name === 'rms')!.service as RmsService;
-  const ems = dpc.subsystems.find((s) => s.name === 'ems')!.service as EmsService;
-  const pfs = dpc.subsystems.find((s) => s.name === 'pfs')!.service as PfsService;
-  const workflow = o.logLines ? 'benchLog' : 'bench';
-  let enqueueMs = 0;
-  /** Runs an instance of `jobs` jobs; `beforeOpen` once they are queued. Returns the ms from the opening of the pool to the instance's end. */
+  return {
+    rms: dpc.subsystems.find((s) => s.name === 'rms')!.service as RmsService,
+    ems: dpc.subsystems.find((s) => s.name === 'ems')!.service as EmsService,
+    pfs: dpc.subsystems.find((s) => s.name === 'pfs')!.service as PfsService,
+    async stop() {
+      await dpc.stop();
+      if (o.client === 'postgresql') await withClient(PG_URL, (c) => c.query(`drop schema if exists "${o.schema ?? 'dpc_bench'}" cascade`));
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/**
+ * DPC's queue end to end, as a job takes it in production: the instances and their jobs are
+ * created with the local pool closed (create ms), then the pool is opened and every job is
+ * claimed, dispatched to a worker thread, completed and counted, and the instances end (run
+ * ms, from the opening of the pool to the last instance's end).
+ */
+export async function benchDpc(o: DpcOptions): Promise<PeerResult> {
+  const { rms, ems, pfs, stop } = await startBenchDpc(o);
+  const workflow = WORKFLOW_OF_LOG_LINES[o.logLines];
+  if (!workflow) throw new Error(`no benchmark workflow writes ${o.logLines} log lines per job`);
+  const instances = o.workflows ?? 1;
+  let createMs = 0;
+  /** Runs `jobs` jobs in `instances` instances; `beforeOpen` once they are queued. Returns the ms from the opening of the pool to the last instance's end. */
   const runInstance = async (jobs: number, beforeOpen: () => Promise<void>) => {
     await pfs.drain('local', who);
-    const t0 = performance.now();
-    const started = await rms.start(workflow, { params: { jobs } }, who);
-    enqueueMs = performance.now() - t0;
-    await beforeOpen();
-    // The end of the instance comes as its event, after its commit: polling the instance
-    // would put queries of the benchmark's own in what is measured.
-    const ended = new Promise<EventMap['workflow.finished']>((resolve) => {
-      ems.bus.subscribe('workflow.finished', `bench-${started.id}`, (e) => {
-        if (e.workflowid === started.id) resolve(e);
-      });
+    const ids = new Set<number>();
+    // The ends come as events, after their commit: polling the instances would put queries
+    // of the benchmark's own in what is measured.
+    let left = instances;
+    let ended!: () => void;
+    let failed: ((err: Error) => void) | undefined;
+    const allEnded = new Promise<void>((resolve, reject) => ((ended = resolve), (failed = reject)));
+    const unsubscribe = ems.bus.subscribe('workflow.finished', `bench-${process.hrtime.bigint()}`, (e: EventMap['workflow.finished']) => {
+      if (!ids.has(e.workflowid)) return;
+      if (e.status !== 'SUCCESS') failed?.(new Error(`a benchmark instance ended ${e.status}`));
+      else if (--left === 0) ended();
     });
+    const t0 = performance.now();
+    for (let i = 0; i < instances; i++) {
+      const share = Math.floor(jobs / instances) + (i < jobs % instances ? 1 : 0);
+      ids.add((await rms.start(workflow, { params: { jobs: share } }, who)).id);
+    }
+    createMs = performance.now() - t0;
+    await beforeOpen();
     const t1 = performance.now();
     await pfs.open('local', who);
-    const end = await ended;
-    if (end.status !== 'SUCCESS') throw new Error(`the benchmark instance ended ${end.status}`);
-    return performance.now() - t1;
+    await allEnded;
+    const runMs = performance.now() - t1;
+    unsubscribe();
+    return runMs;
   };
   try {
     if (o.warmupJobs) await runInstance(o.warmupJobs, async () => undefined);
@@ -100,17 +128,63 @@ export async function benchDpc(o: DpcOptions): Promise<PeerResult> {
     const busy = Math.round(performance.eventLoopUtilization(elu).utilization * 100);
     return {
       peer: `DPC (${o.client})`,
-      mode: `${o.logLines ? 'one log line per job' : 'no log lines'}, main thread busy ${busy} %`,
+      mode: `main thread busy ${busy} %`,
       concurrency: o.concurrency,
       jobs: o.jobs,
-      enqueueMs: Math.round(enqueueMs),
+      createMs: Math.round(createMs),
       runMs: Math.round(runMs),
       jobsPerSec: Math.round(o.jobs / (runMs / 1000)),
       cpu: { process: cpuPerJob.process, postgres: o.client === 'postgresql' ? cpuPerJob.postgres : undefined },
     };
   } finally {
-    await dpc.stop();
-    if (o.client === 'postgresql') await withClient(PG_URL, (c) => c.query(`drop schema if exists "${o.schema ?? 'dpc_bench'}" cascade`));
-    rmSync(dir, { recursive: true, force: true });
+    await stop();
+  }
+}
+
+export interface BackfillClaims {
+  database: 'sqlite' | 'postgresql';
+  days: number;
+  jobs: number;
+  createMs: number;
+  /** Claims of the other instance's jobs made while the backfill was being created. */
+  claims: number;
+  claimMs: { p50: number; p99: number; max: number };
+}
+
+/**
+ * The claims of another instance while a backfill is created: an instance of `otherJobs`
+ * jobs is queued first, then a backfill of `days` instances of `jobsPerDay` jobs is created
+ * while a claimer takes the other instance's jobs ten at a time, through the queue's claim
+ * as a dispatcher calls it (the local pool closed, so that only the claimer claims).
+ */
+export async function benchBackfillClaims(o: { client: 'sqlite' | 'postgresql'; schema?: string; days: number; jobsPerDay: number; otherJobs: number }): Promise<BackfillClaims> {
+  const { rms, pfs, stop } = await startBenchDpc({ ...o, concurrency: 1 });
+  try {
+    await pfs.drain('local', who);
+    const other = await rms.start('bench', { params: { jobs: o.otherJobs } }, who);
+    const from = new Date(Date.UTC(2026, 0, 1));
+    const to = new Date(from.getTime() + (o.days - 1) * 86_400_000);
+    let creating = true;
+    const latencies: number[] = [];
+    const claimer = (async () => {
+      while (creating) {
+        const t = performance.now();
+        const claimed = await rms.queue.claim('local', 10);
+        latencies.push(performance.now() - t);
+        if (claimed.length === 0 || claimed.some((j) => j.workflowid !== other.id)) throw new Error('the other instance ran out of jobs before the backfill was created: raise otherJobs');
+        await new Promise((r) => setTimeout(r, 2));
+      }
+    })();
+    const t0 = performance.now();
+    const made = await rms.backfill('bench', from.toISOString().slice(0, 10), to.toISOString().slice(0, 10), who, { jobs: o.jobsPerDay });
+    const createMs = performance.now() - t0;
+    creating = false;
+    await claimer;
+    if (made.length !== o.days) throw new Error(`the backfill created ${made.length} instances of ${o.days}`);
+    latencies.sort((a, b) => a - b);
+    const at = (q: number) => Math.round(latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] * 10) / 10;
+    return { database: o.client, days: o.days, jobs: o.days * o.jobsPerDay, createMs: Math.round(createMs), claims: latencies.length, claimMs: { p50: at(0.5), p99: at(0.99), max: at(1) } };
+  } finally {
+    await stop();
   }
 }

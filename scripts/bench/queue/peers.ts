@@ -9,7 +9,7 @@
  *
  * Method, per benchmark:
  *  1. install the peer's schema into a fresh PostgreSQL schema (`o.schema`);
- *  2. enqueue `o.jobs` no-op jobs with the peer's bulk path (timed: enqueueMs);
+ *  2. enqueue `o.jobs` no-op jobs with the peer's bulk path (timed: createMs);
  *  3. start the workers with the requested concurrency and time from the
  *     moment the workers are started until (a) the handler counter has seen
  *     every job AND (b) the database confirms nothing is left pending (timed:
@@ -27,7 +27,7 @@ export interface PeerResult {
   mode: string;
   concurrency: number;
   jobs: number;
-  enqueueMs: number;
+  createMs: number;
   runMs: number;
   jobsPerSec: number;
   /** CPU spent per job during the run. */
@@ -192,14 +192,14 @@ async function waitUntilZero(c: pg.Client, sql: string, deadline: number, what: 
   }
 }
 
-function result(peer: string, mode: string, o: PeerOptions, enqueueMs: number, runMs: number, cpu: CpuPerJob): PeerResult {
+function result(peer: string, mode: string, o: PeerOptions, createMs: number, runMs: number, cpu: CpuPerJob): PeerResult {
   return {
     cpu,
     peer,
     mode,
     concurrency: o.concurrency,
     jobs: o.jobs,
-    enqueueMs: Math.round(enqueueMs * 10) / 10,
+    createMs: Math.round(createMs * 10) / 10,
     runMs: Math.round(runMs * 10) / 10,
     jobsPerSec: Math.round((o.jobs / (runMs / 1000)) * 10) / 10,
   };
@@ -239,7 +239,7 @@ export async function benchGraphileWorker(o: PeerOptions & { batched: boolean })
       const specs = Array.from({ length: n }, () => ({ identifier: 'noop', payload: {} }));
       await utils.addJobs(specs);
     }
-    const enqueueMs = performance.now() - t0;
+    const createMs = performance.now() - t0;
     await utils.release();
     utils = undefined;
 
@@ -305,7 +305,7 @@ export async function benchGraphileWorker(o: PeerOptions & { batched: boolean })
     if (counter.count !== jobs) {
       throw new Error(`graphile-worker: handler ran ${counter.count} times for ${jobs} jobs`);
     }
-    return result('graphile-worker', mode, o, enqueueMs, runMs, cpuPerJob);
+    return result('graphile-worker', mode, o, createMs, runMs, cpuPerJob);
   } finally {
     if (runner) await runner.stop().catch(() => undefined);
     if (utils) await Promise.resolve(utils.release()).catch(() => undefined);
@@ -347,7 +347,7 @@ export async function benchPgBoss(o: PeerOptions & PgBossExtraOptions): Promise<
     // 2. bulk enqueue: one insert() = one multi-row INSERT from a JSON array
     const t0 = performance.now();
     await boss.insert(Array.from({ length: jobs }, () => ({ name: PGBOSS_QUEUE, data: {} })));
-    const enqueueMs = performance.now() - t0;
+    const createMs = performance.now() - t0;
 
     const pending = `select count(*)::int as n from "${schema}".job
                       where name = '${PGBOSS_QUEUE}' and state in ('created', 'retry', 'active')`;
@@ -381,7 +381,7 @@ export async function benchPgBoss(o: PeerOptions & PgBossExtraOptions): Promise<
     if (Number(done[0].n) !== jobs) throw new Error(`pg-boss: ${done[0].n} of ${jobs} jobs completed`);
     if (counter.count !== jobs) throw new Error(`pg-boss: handler saw ${counter.count} jobs for ${jobs}`);
     if (errors.length) throw new Error(`pg-boss reported ${errors.length} error(s): ${String(errors[0])}`);
-    return result('pg-boss', mode, o, enqueueMs, runMs, cpuPerJob);
+    return result('pg-boss', mode, o, createMs, runMs, cpuPerJob);
   } finally {
     if (started) {
       await boss.offWork(PGBOSS_QUEUE).catch(() => undefined);

@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import { defineQuery } from '../../../core/query.js';
+import { chunks, defineQuery, dialectOf } from '../../../core/query.js';
 
 /** What an executor needs of a job to run it. */
 export const JOB_SPEC_COLUMNS = [
@@ -12,20 +12,149 @@ export const JOB_COLUMNS = [
   'created', 'starttime', 'endtime', 'reason', 'result', 'wall_ms', 'cpu_ms', 'peak_mem_mb',
 ] as const;
 
-export const insertJobs = defineQuery(
-  'rms.insertJobs',
-  {
-    rows: [
-      {
-        workflowid: 1, stepid: 1, status: 'READY', priority: 0, tasktype: 'aim.calibrate', dataspec: '{"day":"2026-01-01"}',
-        solutionid: 1, max_attempts: 3, backoff_ms: 1000, run_after: 1767225600000, timeout_ms: 60000 as number | null,
-        cpus: 1, memory_mb: null as number | null, pool: 'local', created: 1767225600000,
-      },
-    ],
-  },
-  // The ids make the instance's range of jobs (rms_workflow.first_jobid, last_jobid).
-  (knex, p) => knex('rms_job').insert(p.rows).returning('id'),
+/** What every job of a step is created with; only its data specification differs from job to job. */
+export interface StepJobs {
+  workflowid: number;
+  stepid: number;
+  status: 'WAITING' | 'READY';
+  priority: number;
+  tasktype: string;
+  solutionid: number;
+  max_attempts: number;
+  backoff_ms: number;
+  run_after: number;
+  timeout_ms: number | null;
+  cpus: number;
+  memory_mb: number | null;
+  pool: string;
+  created: number;
+}
+
+/** The columns a creation writes, in the order of the statements below: the data specification last. */
+const CREATED_COLUMNS = [
+  'workflowid', 'stepid', 'status', 'priority', 'tasktype', 'solutionid', 'max_attempts', 'backoff_ms', 'run_after', 'timeout_ms', 'cpus', 'memory_mb', 'pool', 'created',
+] as const satisfies readonly (keyof StepJobs)[];
+
+const PG_CREATED_TYPES: Record<(typeof CREATED_COLUMNS)[number], string> = {
+  workflowid: 'bigint', stepid: 'bigint', status: 'text', priority: 'integer', tasktype: 'text', solutionid: 'bigint', max_attempts: 'integer',
+  backoff_ms: 'bigint', run_after: 'bigint', timeout_ms: 'bigint', cpus: 'integer', memory_mb: 'integer', pool: 'text', created: 'bigint',
+};
+
+const STEP_JOBS_EXAMPLE: StepJobs = {
+  workflowid: 1, stepid: 1, status: 'READY', priority: 0, tasktype: 'aim.calibrate', solutionid: 1, max_attempts: 3, backoff_ms: 1000,
+  run_after: 1767225600000, timeout_ms: 60000, cpus: 1, memory_mb: null, pool: 'local', created: 1767225600000,
+};
+
+/**
+ * On PostgreSQL, a step's jobs in one statement: what they share bound once, their data
+ * specifications as one array (its text, see textArray), so that ten thousand jobs are
+ * fifteen parameters. It returns
+ * how many it made and the first and last of their ids, not a row per job: the ids make the
+ * instance's range of jobs (rms_workflow.first_jobid, last_jobid).
+ */
+export const insertStepJobs = defineQuery(
+  'rms.insertStepJobs',
+  { jobs: STEP_JOBS_EXAMPLE, dataspecs: '{"{\\"i\\":0}","{\\"i\\":1}"}' },
+  (knex, p) =>
+    knex.raw(
+      `with made as (insert into ?? (${CREATED_COLUMNS.map(() => '??').join(', ')}, ??)
+        select ${CREATED_COLUMNS.map((c) => `?::${PG_CREATED_TYPES[c]}`).join(', ')}, u.dataspec from unnest(?::text[]) as u(dataspec) returning id)
+      select count(*) as n, min(id) as first, max(id) as last from made`,
+      ['rms_job', ...CREATED_COLUMNS, 'dataspec', ...CREATED_COLUMNS.map((c) => p.jobs[c]), p.dataspecs],
+    ),
+  ['postgresql'],
 );
+
+/**
+ * On SQLite and Oracle, one job of a step: the statement is prepared once and run for each of
+ * the step's jobs (SQLite), or bound to arrays of them (Oracle's executeMany), in the order
+ * of CREATED_COLUMNS then the data specification. On Oracle it returns the job's id into
+ * its last bind.
+ */
+export const insertStepJob = defineQuery(
+  'rms.insertStepJob',
+  { jobs: STEP_JOBS_EXAMPLE, dataspec: '{"i":0}' },
+  (knex, p, dialect) => {
+    const columns = [...CREATED_COLUMNS, 'dataspec'];
+    const sql = `insert into ?? (${columns.map(() => '??').join(', ')}) values (${columns.map(() => '?').join(', ')})`;
+    const bindings = ['rms_job', ...columns, ...CREATED_COLUMNS.map((c) => p.jobs[c]), p.dataspec];
+    return dialect === 'oracle' ? knex.raw(`${sql} returning ?? into ?`, [...bindings, 'id', 0]) : knex.raw(sql, bindings);
+  },
+  ['sqlite', 'oracle'],
+);
+
+/** Jobs per PostgreSQL statement or Oracle round trip: big enough that the per-statement cost vanishes, small enough to bound the memory of one. */
+const CREATE_CHUNK = 10_000;
+
+/**
+ * Creates a step's jobs, one per data specification, in the caller's transaction, and
+ * returns the first and last of their ids (null for none).
+ */
+export async function createStepJobs(trx: Knex.Transaction, jobs: StepJobs, dataspecs: readonly string[]): Promise<{ first: number; last: number } | null> {
+  if (dataspecs.length === 0) return null;
+  const dialect = dialectOf(trx);
+  let first = Infinity;
+  let last = -Infinity;
+  const span = (ids: Iterable<number>) => {
+    for (const id of ids) {
+      if (id < first) first = id;
+      if (id > last) last = id;
+    }
+  };
+  if (dialect === 'postgresql') {
+    // This thread writes the next chunk's array while PostgreSQL inserts the one before.
+    const parts = chunks(dataspecs, CREATE_CHUNK);
+    let array = textArray(parts[0]);
+    for (let i = 0; i < parts.length; i++) {
+      const sent = insertStepJobs(trx, { jobs, dataspecs: array }).then((r) => (r as { rows: { n: string; first: string; last: string }[] }).rows[0]);
+      await new Promise((r) => setImmediate(r));
+      array = i + 1 < parts.length ? textArray(parts[i + 1]) : '';
+      const made = await sent;
+      if (Number(made.n) !== parts[i].length) throw new Error(`${parts[i].length} jobs to create in step ${jobs.stepid}, ${made.n} made`);
+      span([Number(made.first), Number(made.last)]);
+    }
+  } else if (dialect === 'sqlite') {
+    // Knex's client costs tens of µs a row; the driver's prepared statement a few.
+    const { sql, bindings } = insertStepJob(trx, { jobs, dataspec: '' }).toSQL();
+    const conn = (await trx.client.acquireConnection()) as SqliteConnection;
+    const statement = conn.prepare(sql);
+    const row = [...bindings];
+    const at = row.length - 1;
+    for (let i = 0; i < dataspecs.length; i++) {
+      row[at] = dataspecs[i];
+      const id = Number(statement.run(row).lastInsertRowid);
+      if (i === 0) first = id;
+      last = id;
+    }
+    // Under the one writer a transaction's rowids follow each other; say so if they ever do not.
+    if (last - first + 1 !== dataspecs.length) span([first, last]);
+  } else {
+    const oracledb = (await import('oracledb')).default;
+    const { sql, bindings } = insertStepJob(trx, { jobs, dataspec: '' }).toSQL().toNative();
+    const conn = (await trx.client.acquireConnection()) as OracleConnection;
+    // The shared values; each row adds its data specification, and the id comes back through bindDefs.
+    const shared = bindings.slice(0, CREATED_COLUMNS.length);
+    const bindDefs = [
+      ...CREATED_COLUMNS.map((c) => (typeof STEP_JOBS_EXAMPLE[c] === 'string' ? { type: oracledb.STRING, maxSize: 64 } : { type: oracledb.NUMBER })),
+      { type: oracledb.STRING, maxSize: 4000 },
+      { type: oracledb.NUMBER, dir: oracledb.BIND_OUT },
+    ];
+    for (const part of chunks(dataspecs, CREATE_CHUNK)) {
+      const rows = part.map((dataspec) => [...shared, dataspec]);
+      const result = await conn.executeMany(sql, rows, { bindDefs, autoCommit: false });
+      span((result.outBinds ?? []).map((out) => Number(out[0][0])));
+    }
+  }
+  return { first, last };
+}
+
+interface SqliteConnection {
+  prepare(sql: string): { run(params: unknown[]): { lastInsertRowid: number | bigint } };
+}
+
+interface OracleConnection {
+  executeMany(sql: string, rows: unknown[][], options: object): Promise<{ outBinds?: number[][][] }>;
+}
 
 /** The jobs of an instance: their ids lie between the first and the last its creation recorded; null when it has none. */
 export interface JobRange {
@@ -208,6 +337,14 @@ function claimOf(claims: ReadonlyMap<number, number>, id: number): number {
  */
 function numberArray(values: readonly (number | null)[]): string {
   return `{${values.map((v) => (v === null ? 'NULL' : String(v))).join(',')}}`;
+}
+
+/**
+ * A PostgreSQL array literal of texts, written in one pass: each element quoted, its quotes
+ * and backslashes escaped.
+ */
+function textArray(values: readonly string[]): string {
+  return `{${values.map((v) => `"${v.replace(/["\\]/g, '\\$&')}"`).join(',')}}`;
 }
 
 /**
