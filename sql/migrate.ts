@@ -7,6 +7,7 @@ import * as runManagement0002 from './migrations/0002_run_management.js';
 import * as jobIndexes0003 from './migrations/0003_job_indexes.js';
 import * as jobRanges0004 from './migrations/0004_job_ranges.js';
 import * as queueIndexes0005 from './migrations/0005_queue_indexes.js';
+import * as fairShare0008 from './migrations/0008_fair_share.js';
 
 interface Migration {
   name: string;
@@ -14,7 +15,9 @@ interface Migration {
 }
 
 /** Every migration, in order. A new one is appended here; a landed one is never edited. */
-const migrations: Migration[] = [schema0001, runManagement0002, jobIndexes0003, jobRanges0004, queueIndexes0005];
+// 0008 follows 0005 here: 0006 (the claim counter) and 0007 (the job log store) land from
+// other branches, and the numbers are put in order when they meet.
+const migrations: Migration[] = [schema0001, runManagement0002, jobIndexes0003, jobRanges0004, queueIndexes0005, fairShare0008];
 
 export const MIGRATION_TABLE = 'dpc_migration';
 

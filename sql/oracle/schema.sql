@@ -144,3 +144,10 @@ update "RMS_WORKFLOW" set "FIRST_JOBID" = (select min("ID") from "RMS_JOB" where
 drop index "RMS_JOB_WF_ID_IX";
 
 -- migration 0005_queue_indexes
+
+-- migration 0008_fair_share
+alter table "RMS_JOB" add "SHAREID" NUMBER(19);
+update "RMS_JOB" set "SHAREID" = "WORKFLOWID";
+create index "RMS_JOB_SHARE_IX" on "RMS_JOB" ("STATUS", "POOL", "SHAREID", "PRIORITY" desc, "ID");
+create table "RMS_SHARE" ("POOL" varchar2(32 char) not null, "SHAREID" NUMBER(19) not null, "PASS" NUMBER(19) default '0' not null);
+alter table "RMS_SHARE" add constraint "RMS_SHARE_PK" primary key ("POOL", "SHAREID");

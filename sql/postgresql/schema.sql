@@ -120,3 +120,9 @@ drop index "rms_job_active_ix";
 create index "rms_job_ready_ix" on "rms_job" ("pool", "priority" desc, "id") where "status" in ('READY');
 create index "rms_job_held_ix" on "rms_job" ("lease_until") where "status" in ('CLAIMED', 'RUNNING');
 create index "rms_job_waiting_ix" on "rms_job" ("status", "run_after") where "status" in ('WAITING', 'RETRY_WAIT');
+
+-- migration 0008_fair_share
+alter table "rms_job" add column "shareid" bigint;
+update "rms_job" set "shareid" = "workflowid";
+create index "rms_job_share_ix" on "rms_job" ("pool", "shareid", "priority" desc, "id") where "status" in ('READY');
+create table "rms_share" ("pool" varchar(32) not null, "shareid" bigint not null, "pass" bigint not null default '0', constraint "rms_share_pk" primary key ("pool", "shareid"));

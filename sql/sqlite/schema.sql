@@ -92,3 +92,9 @@ update `rms_workflow` set `first_jobid` = (select min(`id`) from `rms_job` where
 drop index `rms_job_wf_id_ix`;
 
 -- migration 0005_queue_indexes
+
+-- migration 0008_fair_share
+alter table `rms_job` add column `shareid` bigint;
+update `rms_job` set `shareid` = `workflowid`;
+create index `rms_job_share_ix` on `rms_job` (`status`, `pool`, `shareid`, `priority` desc, `id`);
+create table `rms_share` (`pool` varchar(32) not null, `shareid` bigint not null, `pass` bigint not null default '0', constraint `rms_share_pk` primary key (`pool`, `shareid`));
