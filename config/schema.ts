@@ -93,8 +93,11 @@ export const configSchema = z
             weights: z.object({ CRON: weight, DATA: weight, MANUAL: weight, BACKFILL: weight, REPROCESS: weight }).strict(),
             /** Weight by workflow descriptor name, before its trigger's. */
             workflows: z.record(z.string().min(1), weight),
-            /** Jobs per unit of weight a request that had no READY jobs (or is new) may be behind the front when it comes back. */
-            credit: z.number().min(0).max(1_000_000),
+            /**
+             * Jobs per unit of weight a request that had no READY jobs (or is new) may be behind the front when it comes back.
+             * At least 1: below a job's lag, the shares would tie at every claim and the oldest would take them all.
+             */
+            credit: z.number().min(1).max(1_000_000),
           })
           .strict(),
         retention: z
