@@ -9,6 +9,8 @@ const port = z.number().int().min(1).max(65535);
 const listenPort = z.number().int().min(0).max(65535);
 const ms = z.number().int().min(0);
 const secret = z.string();
+/** A fair-share weight: a request of weight 2 gets twice the places of one of weight 1. */
+const weight = z.number().min(0.001).max(1000);
 
 export const configSchema = z
   .object({
@@ -87,6 +89,20 @@ export const configSchema = z
         /** A job handed back this many times because the process running it died fails instead: it may be what kills them. */
         maxReclaims: z.number().int().min(1).max(1000),
         cron: z.object({ catchUp: z.boolean(), lookbackDays: z.number().int().min(0).max(366) }).strict(),
+        /** How a pool's places are shared between the requests that have READY jobs (docs/queue.md, "Fair share"). */
+        share: z
+          .object({
+            /** Weight of a request by its trigger: a backfill of many days is one request. */
+            weights: z.object({ CRON: weight, DATA: weight, MANUAL: weight, BACKFILL: weight, REPROCESS: weight }).strict(),
+            /** Weight by workflow descriptor name, before its trigger's. */
+            workflows: z.record(z.string().min(1), weight),
+            /**
+             * Jobs per unit of weight a request that had no READY jobs (or is new) may be behind the front when it comes back.
+             * At least 1: below a job's lag, the shares would tie at every claim and the oldest would take them all.
+             */
+            credit: z.number().min(1).max(1_000_000),
+          })
+          .strict(),
         retention: z
           .object({ enabled: z.boolean(), days: z.number().int().min(1), batchSize: z.number().int().min(1).max(10000), intervalMs: z.number().int().min(1000) })
           .strict(),

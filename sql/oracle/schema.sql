@@ -148,4 +148,11 @@ drop index "RMS_JOB_WF_ID_IX";
 -- migration 0006_job_claims
 alter table "RMS_JOB" add ("CLAIM" NUMBER(10) default '0' not null, "LAPSED_CLAIM" NUMBER(10));
 
+-- migration 0008_fair_share
+alter table "RMS_JOB" add "SHAREID" NUMBER(19);
+update "RMS_JOB" set "SHAREID" = "WORKFLOWID";
+create index "RMS_JOB_SHARE_IX" on "RMS_JOB" ("STATUS", "POOL", "SHAREID", "PRIORITY" desc, "ID");
+create table "RMS_SHARE" ("POOL" varchar2(32 char) not null, "SHAREID" NUMBER(19) not null, "PASS" NUMBER(19) default '0' not null);
+alter table "RMS_SHARE" add constraint "RMS_SHARE_PK" primary key ("POOL", "SHAREID");
+
 -- migration 0009_job_creation

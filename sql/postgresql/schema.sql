@@ -124,6 +124,12 @@ create index "rms_job_waiting_ix" on "rms_job" ("status", "run_after") where "st
 -- migration 0006_job_claims
 alter table "rms_job" add column "claim" integer not null default '0', add column "lapsed_claim" integer;
 
+-- migration 0008_fair_share
+alter table "rms_job" add column "shareid" bigint;
+update "rms_job" set "shareid" = "workflowid";
+create index "rms_job_share_ix" on "rms_job" ("pool", "shareid", "priority" desc, "id") where "status" in ('READY');
+create table "rms_share" ("pool" varchar(32) not null, "shareid" bigint not null, "pass" bigint not null default '0', constraint "rms_share_pk" primary key ("pool", "shareid"));
+
 -- migration 0009_job_creation
 alter table "rms_job" drop constraint "rms_job_workflowid_fk";
 alter table "rms_job" drop constraint "rms_job_stepid_fk";

@@ -97,4 +97,10 @@ drop index `rms_job_wf_id_ix`;
 alter table `rms_job` add column `claim` integer not null default '0';
 alter table `rms_job` add column `lapsed_claim` integer;
 
+-- migration 0008_fair_share
+alter table `rms_job` add column `shareid` bigint;
+update `rms_job` set `shareid` = `workflowid`;
+create index `rms_job_share_ix` on `rms_job` (`status`, `pool`, `shareid`, `priority` desc, `id`);
+create table `rms_share` (`pool` varchar(32) not null, `shareid` bigint not null, `pass` bigint not null default '0', constraint `rms_share_pk` primary key (`pool`, `shareid`));
+
 -- migration 0009_job_creation

@@ -67,7 +67,7 @@ export function createRms(
         .catch((err) => log.warn('could not write the mission log', { ...fields, error: messageOf(err) }));
     }
   };
-  const queue = new JobQueue(db, bus, clock, ctx.processId, config.rms.jobLeaseMs, config.rms.maxReclaims, onFinished);
+  const queue = new JobQueue(db, bus, clock, ctx.processId, config.rms.jobLeaseMs, config.rms.maxReclaims, onFinished, config.rms.share);
   const actions = new Actions({ db, bus, clock, audit: (trx, e) => services.smas.audit(trx, e), onFinished });
   const reads = new Reads(db);
 
@@ -141,8 +141,12 @@ export function createRms(
       const days = dayRange(from, to);
       const batch = randomUUID().slice(0, 8);
       const out: Started[] = [];
+      // One request, one share however many days: each day's jobs are of the first day's share.
+      let shareid: number | undefined;
       for (const day of days) {
-        out.push(await startInstance(name, { trigger: 'BACKFILL', runid: `backfill-${day}-${batch}`, params: { ...params, day }, createdBy: who.username }, who));
+        const started = await startInstance(name, { trigger: 'BACKFILL', runid: `backfill-${day}-${batch}`, params: { ...params, day }, createdBy: who.username, shareid }, who);
+        if (started.created) shareid ??= started.id;
+        out.push(started);
         // On SQLite a creation never waits on I/O: without a turn of the event loop between
         // days, timers, requests and the dispatcher's claims would wait for the whole backfill.
         await new Promise((r) => setImmediate(r));

@@ -8,6 +8,7 @@ import { inputSolutions, recordSolution } from './provenance.js';
 import type { Registered } from './registry.js';
 import { insertCounts } from './sql/jobCounts.js';
 import { createStepJobs } from './sql/jobs.js';
+import { insertShares } from './sql/shares.js';
 import { insertStep, insertStepDeps } from './sql/steps.js';
 import { insertWorkflow, selectWorkflowByRun, setWorkflowJobs, setWorkflowSolution } from './sql/workflows.js';
 import { emptyCounts, JobWork, type JobStatus } from './work.js';
@@ -23,6 +24,8 @@ export interface StartRequest {
   priority?: number;
   transferid?: number | null;
   parentid?: number | null;
+  /** The request's share of the queue, named by its first instance (a backfill's first day); absent: this instance starts one. */
+  shareid?: number;
   /**
    * Reprocessing: per step, the data specifications of the jobs to create, or 'done' for a
    * step that succeeded before and is not run again. Absent: the definition's expansion.
@@ -107,6 +110,11 @@ export async function createInstance(
     inputs: inputSolutions(req.params),
   });
   await setWorkflowSolution(trx, { id, solutionid });
+  const shareid = req.shareid ?? id;
+  if (shareid === id) {
+    const pools = [...new Set(def.steps.map((s) => s.pool ?? 'local'))];
+    await insertShares(trx, { rows: pools.map((pool) => ({ pool, shareid, pass: 0 })) });
+  }
 
   const stepIds = new Map<string, number>();
   const work = new JobWork(trx);
@@ -149,6 +157,7 @@ export async function createInstance(
         cpus: step.cpus ?? 1,
         memory_mb: step.memoryMb ?? null,
         pool: step.pool ?? 'local',
+        shareid,
         created: now,
       },
       specs,

@@ -4,7 +4,9 @@ import type { Db } from '../../core/db.js';
 import { chunks, dialectOf, IN_LIST_MAX } from '../../core/query.js';
 import type { Bus } from '../ems/index.js';
 import { advance, type Finished } from './bookkeeping.js';
+import { planClaim, shareWeight, type ClaimPlan, type ShareConfig, type ShareState } from './share.js';
 import { claimedColumns, claimJobs, claimJobsCounted, forgiveLapses, renewJobLeases, selectClaimable, selectDueRetries, selectJobClaims, selectLapsed, type PerJob, type PerJobColumn } from './sql/jobs.js';
+import { addSharePass, nextShare, selectShares, SHARES_MAX } from './sql/shares.js';
 import { selectWorkflowParams } from './sql/workflows.js';
 import { groupBy, JobWork, ref, type HeldRef } from './work.js';
 
@@ -67,6 +69,11 @@ export function transaction<T>(db: Db, fn: (trx: Knex.Transaction) => Promise<T>
 const REASON_MAX = 2000;
 /** Instances whose parameters a queue keeps at most. */
 const PARAMS_KEPT = 10_000;
+/**
+ * Rounds of one claim at most: a round gives each share jobs of one priority, and a share
+ * with fewer of them than its part leaves the rest to the next round.
+ */
+const CLAIM_ROUNDS = 4;
 
 /**
  * The durable job queue (rms_job): claims by priority then age, leases renewed by a
@@ -89,6 +96,8 @@ export class JobQueue {
     private readonly maxReclaims: number,
     /** Called after commit with the instances that ended. */
     private readonly onFinished: (finished: Finished[]) => void,
+    /** How a pool's places are shared between requests (rms.share). */
+    private readonly share: ShareConfig,
   ) {}
 
   /** Claims up to `limit` READY jobs of a pool for this process. */
@@ -143,28 +152,74 @@ export class JobQueue {
     return claimed;
   }
 
-  private claimParams(now: number, pool: string, limit: number) {
-    return { pool, limit, claimedBy: this.processId, leaseUntil: now + this.leaseMs, now };
+  private claimParams(now: number, pool: string, plan: ClaimPlan) {
+    return { pool, legs: plan.legs, claimedBy: this.processId, leaseUntil: now + this.leaseMs, now };
+  }
+
+  /**
+   * Claims in rounds, each shared out between the pool's shares that have READY jobs
+   * (`planClaim`), until `limit` jobs are claimed, none are left, or a round finds none.
+   */
+  private async claimRounds(knex: Knex | Knex.Transaction, pool: string, limit: number, round: (plan: ClaimPlan) => Promise<ClaimRow[]>): Promise<ClaimRow[]> {
+    const rows: ClaimRow[] = [];
+    for (let n = 0; n < CLAIM_ROUNDS && rows.length < limit; n++) {
+      const plan = planClaim(await this.shares(knex, pool), limit - rows.length, this.share.credit);
+      if (plan.legs.length === 0) break;
+      const claimed = await round(plan);
+      rows.push(...claimed);
+      // A leg without a bound on priority took all it could: nothing is left for another round.
+      if (claimed.length === 0 || plan.legs.every((l) => l.priority === null && l.above === null)) break;
+    }
+    return rows;
+  }
+
+  /** The shares of a pool that have READY jobs (see `selectShares`). */
+  private async shares(knex: Knex | Knex.Transaction, pool: string): Promise<ShareState[]> {
+    let ids: number[] | null = null;
+    if (dialectOf(knex) === 'oracle') {
+      ids = [];
+      for (let after = 0; ids.length < SHARES_MAX; ) {
+        const [row] = (await nextShare(knex, { pool, after })) as { shareid: number | string | null }[];
+        if (row?.shareid == null) break;
+        after = Number(row.shareid);
+        ids.push(after);
+      }
+      if (ids.length === 0) return [];
+    }
+    type Row = { shareid: number | string; trigger_kind: string; name: string; pass: number | string | null; best: number | string | null };
+    return ((await selectShares(knex, { pool, ids })) as Row[])
+      .filter((r) => r.best !== null)
+      .map((r) => ({ shareid: Number(r.shareid), best: Number(r.best), pass: r.pass === null ? null : Number(r.pass), weight: shareWeight(this.share, r.trigger_kind, r.name) }));
   }
 
   private async claimIn(work: JobWork, pool: string, limit: number, now: number): Promise<ClaimedJob[]> {
-    const claim = this.claimParams(now, pool, limit);
-    let rows: ClaimRow[];
-    if (dialectOf(work.trx) === 'oracle') {
-      rows = (await selectClaimable(work.trx, claim)) as ClaimRow[];
-      await work.move(rows.map(ref), 'READY', 'CLAIMED', claimedColumns(work.trx, claim));
-      rows = rows.map((r) => ({ ...r, claim: Number(r.claim) + 1 }));
-    } else {
-      rows = (await claimJobs(work.trx, claim)) as ClaimRow[];
-      for (const ofStep of groupBy(rows, (r) => Number(r.stepid)).values()) work.count(Number(ofStep[0].workflowid), Number(ofStep[0].stepid), 'READY', 'CLAIMED', ofStep.length);
-    }
+    const rows = await this.claimRounds(work.trx, pool, limit, async (plan) => {
+      const claim = this.claimParams(now, pool, plan);
+      let rows: ClaimRow[];
+      if (dialectOf(work.trx) === 'oracle') {
+        rows = (await selectClaimable(work.trx, claim)) as ClaimRow[];
+        await work.move(rows.map(ref), 'READY', 'CLAIMED', claimedColumns(work.trx, claim));
+        rows = rows.map((r) => ({ ...r, claim: Number(r.claim) + 1 }));
+      } else {
+        rows = (await claimJobs(work.trx, claim)) as ClaimRow[];
+        for (const ofStep of groupBy(rows, (r) => Number(r.stepid)).values()) work.count(Number(ofStep[0].workflowid), Number(ofStep[0].stepid), 'READY', 'CLAIMED', ofStep.length);
+      }
+      for (const [shareid, ofShare] of groupBy(rows, (r) => Number(r.shareid))) {
+        await addSharePass(work.trx, { pool, shareid, floor: plan.floor, add: ofShare.length * (plan.perJob.get(shareid) ?? 0) });
+      }
+      return rows;
+    });
     return this.toClaimedJobs(work.trx, rows);
   }
 
-  /** A claim with nothing to record, on PostgreSQL: one statement (see `claimJobsCounted`). */
+  /** A claim with nothing to record, on PostgreSQL: one statement a round (see `claimJobsCounted`). */
   private async claimAlone(pool: string, limit: number): Promise<ClaimedJob[]> {
-    const result = await retryDeadlock(() => claimJobsCounted(this.db.knex, this.claimParams(this.clock.now(), pool, limit)));
-    return this.toClaimedJobs(this.db.knex, (result as unknown as { rows: ClaimRow[] }).rows);
+    const rows = await this.claimRounds(this.db.knex, pool, limit, async (plan) => {
+      const perJob = plan.legs.map((l) => ({ shareid: l.shareid, add: plan.perJob.get(l.shareid) ?? 0 }));
+      const result = await retryDeadlock(() => claimJobsCounted(this.db.knex, { ...this.claimParams(this.clock.now(), pool, plan), floor: plan.floor, perJob }));
+      return (result as unknown as { rows: ClaimRow[] }).rows;
+    });
+    return this.toClaimedJobs(this.db.knex, rows);
   }
 
   /** The claimed rows as executors receive them, in claim order, each with its instance's parameters. */
@@ -333,7 +388,7 @@ function measuredColumns(o: Measured): Record<keyof typeof MEASURED_COLUMNS, str
 }
 
 /** A claimed job as the database returns it: numbers may come back as text or bigint. */
-type ClaimRow = { [K in keyof Omit<ClaimedJob, 'params'>]: ClaimedJob[K] | string | bigint };
+type ClaimRow = { [K in keyof Omit<ClaimedJob, 'params'>]: ClaimedJob[K] | string | bigint } & { shareid: number | string | null };
 
 /** One object per job, written out: the claim makes hundreds at a time. */
 function toClaimed(r: ClaimRow, params: string | null): ClaimedJob {

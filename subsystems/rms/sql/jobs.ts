@@ -27,22 +27,24 @@ export interface StepJobs {
   cpus: number;
   memory_mb: number | null;
   pool: string;
+  /** The request the jobs share a pool's places with (fair share): the first instance of a backfill, or their own. */
+  shareid: number;
   created: number;
 }
 
 /** The columns a creation writes, in the order of the statements below: the data specification last. */
 const CREATED_COLUMNS = [
-  'workflowid', 'stepid', 'status', 'priority', 'tasktype', 'solutionid', 'max_attempts', 'backoff_ms', 'run_after', 'timeout_ms', 'cpus', 'memory_mb', 'pool', 'created',
+  'workflowid', 'stepid', 'status', 'priority', 'tasktype', 'solutionid', 'max_attempts', 'backoff_ms', 'run_after', 'timeout_ms', 'cpus', 'memory_mb', 'pool', 'shareid', 'created',
 ] as const satisfies readonly (keyof StepJobs)[];
 
 const PG_CREATED_TYPES: Record<(typeof CREATED_COLUMNS)[number], string> = {
   workflowid: 'bigint', stepid: 'bigint', status: 'text', priority: 'integer', tasktype: 'text', solutionid: 'bigint', max_attempts: 'integer',
-  backoff_ms: 'bigint', run_after: 'bigint', timeout_ms: 'bigint', cpus: 'integer', memory_mb: 'integer', pool: 'text', created: 'bigint',
+  backoff_ms: 'bigint', run_after: 'bigint', timeout_ms: 'bigint', cpus: 'integer', memory_mb: 'integer', pool: 'text', shareid: 'bigint', created: 'bigint',
 };
 
 const STEP_JOBS_EXAMPLE: StepJobs = {
   workflowid: 1, stepid: 1, status: 'READY', priority: 0, tasktype: 'aim.calibrate', solutionid: 1, max_attempts: 3, backoff_ms: 1000,
-  run_after: 1767225600000, timeout_ms: 60000, cpus: 1, memory_mb: null, pool: 'local', created: 1767225600000,
+  run_after: 1767225600000, timeout_ms: 60000, cpus: 1, memory_mb: null, pool: 'local', shareid: 1, created: 1767225600000,
 };
 
 /**
@@ -194,43 +196,72 @@ export function claimedColumns(knex: Knex, p: { claimedBy: string; leaseUntil: n
   return { claimed_by: p.claimedBy, lease_until: p.leaseUntil, starttime: p.now, claim: knex.raw('?? + 1', ['rms_job.claim']) };
 }
 
-/** The READY jobs of a pool in claim order: highest priority first, then oldest. */
-function readyIds(knex: Knex, pool: string) {
-  return knex('rms_job').select('id').where({ status: 'READY', pool }).orderBy([{ column: 'priority', order: 'desc' }, { column: 'id' }]);
+/**
+ * What a claim gives one share of a pool: up to `limit` of its READY jobs, highest priority
+ * first, then oldest; of priority `priority` only, or above `above` only, when other shares
+ * have READY jobs too (see share.ts).
+ */
+export interface ClaimLeg {
+  shareid: number;
+  limit: number;
+  priority: number | null;
+  above: number | null;
 }
 
+const LEGS_EXAMPLE: ClaimLeg[] = [
+  { shareid: 1, limit: 60, priority: 0, above: null },
+  { shareid: 7, limit: 40, priority: 0, above: null },
+];
+
+/** A leg's jobs in claim order, through rms_job_share_ix. */
+function legIds(knex: Knex, pool: string, leg: ClaimLeg) {
+  const q = knex('rms_job').select('id').where({ status: 'READY', pool, shareid: leg.shareid });
+  if (leg.priority !== null) q.andWhere('priority', leg.priority);
+  if (leg.above !== null) q.andWhere('priority', '>', leg.above);
+  return q.orderBy([{ column: 'priority', order: 'desc' }, { column: 'id' }]);
+}
+
+/** What a claim returns: what an executor needs, and the share, which the claim counts. */
+const CLAIM_COLUMNS = [...JOB_SPEC_COLUMNS, 'shareid'] as const;
+
 /**
- * Claims the next READY jobs of a pool for a process, highest priority first, then oldest,
- * and returns what an executor needs to run them, in one statement (rows in no given order). On
- * PostgreSQL rows another process is claiming are skipped, not waited for. Oracle cannot
- * return the rows of a many-row update: there the queue locks them (`selectClaimable`),
- * then moves them.
+ * Claims the jobs of a pool that the legs name for a process, and returns what an executor
+ * needs to run them, in one statement (rows in no given order). On PostgreSQL rows another
+ * process is claiming are skipped, not waited for. Oracle cannot return the rows of a
+ * many-row update: there the queue locks them (`selectClaimable`), then moves them.
  */
 export const claimJobs = defineQuery(
   'rms.claimJobs',
-  { pool: 'local', limit: 100, claimedBy: 'host:123:ab12', leaseUntil: 1767225630000, now: 1767225600000 },
+  { pool: 'local', legs: LEGS_EXAMPLE, claimedBy: 'host:123:ab12', leaseUntil: 1767225630000, now: 1767225600000 },
   (knex, p, dialect) => {
     const set = { ...claimedColumns(knex, p), status: 'CLAIMED' };
-    const picked = readyIds(knex, p.pool).limit(p.limit);
-    if (dialect === 'sqlite') return knex('rms_job').update(set).whereIn('id', picked).returning(JOB_SPEC_COLUMNS);
-    // The locked pick runs once, as an array the update reads through the primary key: a
-    // join to it would be planned as a hash of the whole table. `array?` wraps the
-    // subquery knex writes in parentheses.
-    return knex('rms_job').update(set).whereRaw('?? = any(array?)', ['rms_job.id', picked.forUpdate().skipLocked()]).returning(JOB_SPEC_COLUMNS);
+    const legs = p.legs.map((leg) => legIds(knex, p.pool, leg).limit(leg.limit));
+    if (dialect === 'sqlite') {
+      // Each leg in a derived table: SQLite takes no ORDER BY or LIMIT in a leg of a UNION.
+      const picked = legs.length === 1 ? legs[0] : legs.map((leg, i) => knex.select('id').from(leg.as(`l${i}`))).reduce((a, b) => a.unionAll(b));
+      return knex('rms_job').update(set).whereIn('id', picked).returning(CLAIM_COLUMNS);
+    }
+    // Each leg's locked pick runs once, as an array the update reads through the primary key:
+    // a join to it would be planned as a hash of the whole table. `array?` wraps the subquery
+    // knex writes in parentheses.
+    const arrays = legs.map(() => 'array?').join(' || ');
+    return knex('rms_job').update(set).whereRaw(`?? = any(${arrays})`, ['rms_job.id', ...legs.map((leg) => leg.forUpdate().skipLocked())]).returning(CLAIM_COLUMNS);
   },
   ['sqlite', 'postgresql'],
 );
 
 /**
- * On PostgreSQL, a claim and its counts in one statement, committed on its own: a claim never
- * ends a step (the jobs it moves stay active), so it needs nothing else in its transaction,
- * and one statement is one round trip where BEGIN, the claim, the counts and COMMIT were
- * five. The count rows are locked in (step, state) order, the order every transaction that
- * writes counts takes them (see JobWork.flushCounts), before they are changed.
+ * On PostgreSQL, a claim, its counts and what its shares were given in one statement,
+ * committed on its own: a claim never ends a step (the jobs it moves stay active), so it
+ * needs nothing else in its transaction, and one statement is one round trip where BEGIN,
+ * the claim, the counts and COMMIT were five. The count rows are locked in (step, state)
+ * order, the order every transaction that writes counts takes them (see
+ * JobWork.flushCounts), before they are changed. Each share's pass is raised to `floor`,
+ * then by its jobs times its `perJob` (see `addSharePass`).
  */
 export const claimJobsCounted = defineQuery(
   'rms.claimJobsCounted',
-  claimJobs.example,
+  { ...claimJobs.example, floor: 0, perJob: [{ shareid: 1, add: 1000 }, { shareid: 7, add: 500 }] },
   (knex, p) =>
     knex.raw(
       `with picked as (?),
@@ -240,24 +271,31 @@ export const claimJobsCounted = defineQuery(
         from rms_job_count c join moved m on m.stepid = c.stepid
         where c.status in ('READY', 'CLAIMED')
         order by c.stepid, c.status for update of c),
-      counted as (update rms_job_count c set jobs = c.jobs + l.delta from locked l where c.stepid = l.stepid and c.status = l.status)
+      counted as (update rms_job_count c set jobs = c.jobs + l.delta from locked l where c.stepid = l.stepid and c.status = l.status),
+      given as (select shareid, count(*) as n from picked group by shareid),
+      shared as (
+        update rms_share r set pass = case when r.pass < ? then ? else r.pass end + g.n * v.per_job
+        from given g join unnest(?::bigint[], ?::bigint[]) as v(shareid, per_job) on v.shareid = g.shareid
+        where r.pool = ? and r.shareid = g.shareid)
       select * from picked`,
-      [claimJobs(knex, p)],
+      [claimJobs(knex, p), p.floor, p.floor, `{${p.perJob.map((s) => s.shareid).join(',')}}`, `{${p.perJob.map((s) => s.add).join(',')}}`, p.pool],
     ),
   ['postgresql'],
 );
 
 /**
- * On Oracle, the next READY jobs of a pool with what an executor needs, locked for the
- * claim (see `claimJobs`). Oracle cannot lock a FETCH FIRST, so it locks what a bounded
- * subquery picked. The claim read is the one before the claim's move adds one.
+ * On Oracle, the jobs the legs name with what an executor needs, locked for the claim (see
+ * `claimJobs`). Oracle cannot lock a FETCH FIRST, so it locks what bounded subqueries picked. The claim read is the one
+ * before the claim's move adds one.
  */
 export const selectClaimable = defineQuery(
   'rms.selectClaimable',
-  { pool: 'local', limit: 100 },
+  { pool: 'local', legs: LEGS_EXAMPLE },
   (knex, p) => {
-    const picked = knex.select('id').from(readyIds(knex, p.pool).as('c')).whereRaw('rownum <= ?', [p.limit]);
-    return knex('rms_job').select(JOB_SPEC_COLUMNS).whereIn('id', picked).andWhere('status', 'READY').forUpdate().skipLocked();
+    const picked = p.legs
+      .map((leg, i) => knex.select('id').from(legIds(knex, p.pool, leg).as(`l${i}`)).whereRaw('rownum <= ?', [leg.limit]))
+      .reduce((a, b) => a.unionAll(b));
+    return knex('rms_job').select(CLAIM_COLUMNS).whereIn('id', picked).andWhere('status', 'READY').forUpdate().skipLocked();
   },
   ['oracle'],
 );
