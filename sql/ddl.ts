@@ -93,7 +93,8 @@ export interface TableOptions {
 }
 
 /** The rows a partial index keeps: a column in a list of values, or not null. */
-export type IndexWhere = { column: string; in: readonly string[] } | { column: string; notNull: true };
+/** `sqlite`: partial there too (SQLite proves `column = ?` implies `column is not null`, not an IN list). */
+export type IndexWhere = { column: string; in: readonly string[] } | { column: string; notNull: true; sqlite?: true };
 
 /**
  * Collects the DDL statements of a migration for one dialect, compiled by Knex without a
@@ -143,7 +144,7 @@ export class Ddl {
     const list = columns.map((c) => (typeof c === 'string' ? '??' : '?? desc')).join(', ');
     const names = columns.map((c) => (typeof c === 'string' ? c : c.column));
     let sql = this.knex.raw(`create index ?? on ?? (${list})`, [name(`${table}_${suffix}`), table, ...names]).toQuery();
-    if (where && this.dialect === 'postgresql') {
+    if (where && (this.dialect === 'postgresql' || (this.dialect === 'sqlite' && 'sqlite' in where))) {
       sql += ` where ${'in' in where ? this.knex.raw(`?? in (${where.in.map(() => '?').join(', ')})`, [where.column, ...where.in]).toQuery() : this.knex.raw('?? is not null', [where.column]).toQuery()}`;
     }
     this.statements.push(sql);

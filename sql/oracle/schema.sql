@@ -146,7 +146,8 @@ drop index "RMS_JOB_WF_ID_IX";
 -- migration 0005_queue_indexes
 
 -- migration 0006_job_claims
-alter table "RMS_JOB" add ("CLAIM" NUMBER(10) default '0' not null, "LAPSED_CLAIM" NUMBER(10));
+alter table "RMS_JOB" add ("CLAIM" NUMBER(10) default '0' not null, "LAPSED_BY" varchar2(64 char));
+create index "RMS_JOB_LAPSED_IX" on "RMS_JOB" ("LAPSED_BY");
 
 -- migration 0008_fair_share
 alter table "RMS_JOB" add "SHAREID" NUMBER(19);

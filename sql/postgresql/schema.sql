@@ -122,7 +122,8 @@ create index "rms_job_held_ix" on "rms_job" ("lease_until") where "status" in ('
 create index "rms_job_waiting_ix" on "rms_job" ("status", "run_after") where "status" in ('WAITING', 'RETRY_WAIT');
 
 -- migration 0006_job_claims
-alter table "rms_job" add column "claim" integer not null default '0', add column "lapsed_claim" integer;
+alter table "rms_job" add column "claim" integer not null default '0', add column "lapsed_by" varchar(64);
+create index "rms_job_lapsed_ix" on "rms_job" ("lapsed_by") where "lapsed_by" is not null;
 
 -- migration 0008_fair_share
 alter table "rms_job" add column "shareid" bigint;

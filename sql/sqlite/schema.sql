@@ -95,7 +95,8 @@ drop index `rms_job_wf_id_ix`;
 
 -- migration 0006_job_claims
 alter table `rms_job` add column `claim` integer not null default '0';
-alter table `rms_job` add column `lapsed_claim` integer;
+alter table `rms_job` add column `lapsed_by` varchar(64);
+create index `rms_job_lapsed_ix` on `rms_job` (`lapsed_by`) where `lapsed_by` is not null;
 
 -- migration 0008_fair_share
 alter table `rms_job` add column `shareid` bigint;

@@ -68,8 +68,12 @@ export class Dispatcher {
   private leaseLostAt: number | undefined;
   /** Runs stopped because their claim is no longer this run's to finish: nothing is recorded for them. */
   private readonly dropped = new Set<number>();
-  /** Runs this process stopped when its leases were lost or handed back: their hand-backs are not deaths. */
-  private forgive: ClaimedJob[] = [];
+  /**
+   * When (monotonic ms) to take back the reclaims counted for the leases this process let
+   * lapse (lost, cut off, or a claim whose answer did not come): two leases after the last
+   * trouble, by when the reaper has handed them back. Undefined: nothing to take back.
+   */
+  private forgiveAt: number | undefined;
   private outageLogged = false;
   drained = false;
 
@@ -150,7 +154,7 @@ export class Dispatcher {
       this.executor.stop(job.id, 'its process lost its job leases', true, true);
     }
     const waiting = this.waiting.length;
-    this.forgive.push(...runs, ...this.waiting);
+    this.troubled();
     this.waiting = [];
     this.log.warn(
       `job leases not renewed for ${Math.round(since)} ms (pfs.leaseLossShare ${this.config.pfs.leaseLossShare} of ${this.config.rms.jobLeaseMs} ms): ` +
@@ -282,6 +286,7 @@ export class Dispatcher {
       }
       // A claim whose answer was lost may still have committed: those jobs lapse, as nothing renews them.
       if (limit > 0) this.claimSentAt = undefined;
+      this.troubled();
       this.emptyUntil = Date.now() + 1000;
       this.onError(record ? 'recording job outcomes failed; trying again' : 'claiming jobs failed; trying again', err);
       return 0;
@@ -326,7 +331,7 @@ export class Dispatcher {
    */
   private async beat(): Promise<void> {
     this.checkLeases();
-    if (this.renewing || (this.holdsNothing() && this.leaseLostAt === undefined)) return;
+    if (this.renewing || (this.holdsNothing() && this.leaseLostAt === undefined && this.forgiveAt === undefined)) return;
     this.renewing = true;
     const sent = performance.now();
     try {
@@ -339,9 +344,10 @@ export class Dispatcher {
         this.leaseLostAt = undefined;
         this.poke();
       }
-      if (this.forgive.length > 0 && this.leaseLostAt === undefined) {
-        await this.rms.queue.forgiveLapses(this.forgive);
-        this.forgive = [];
+      if (this.forgiveAt !== undefined && this.leaseLostAt === undefined && sent >= this.forgiveAt) {
+        this.forgiveAt = undefined;
+        const n = await this.rms.queue.forgiveLapses();
+        if (n > 0) this.log.info(`${n} job(s) whose leases this process let lapse were handed back: alive, it takes back their reclaims`, { count: n });
       }
       if (held.length === 0) return;
       const lost = await this.rms.queue.lost(held);
@@ -350,14 +356,20 @@ export class Dispatcher {
         if (!lost.has(job.id) || this.dropped.has(job.id)) continue;
         this.dropped.add(job.id);
         this.dispatched.delete(job.id);
-        this.forgive.push(job);
+        this.troubled();
         this.executor.stop(job.id, 'cancelled, or handed to another process', true);
       }
     } catch (err) {
+      this.troubled();
       this.onError('renewing job leases failed', err);
     } finally {
       this.renewing = false;
     }
+  }
+
+  /** Something may have let job leases lapse: their reclaims are taken back once the reaper has had time. */
+  private troubled(): void {
+    this.forgiveAt = performance.now() + 2 * this.config.rms.jobLeaseMs;
   }
 
   private onError(what: string, err: unknown): void {

@@ -1,7 +1,7 @@
 import type { Knex } from 'knex';
 import type { Clock } from '../../core/clock.js';
 import type { Db } from '../../core/db.js';
-import { chunks, dialectOf, IN_LIST_MAX } from '../../core/query.js';
+import { chunks, dialectOf } from '../../core/query.js';
 import type { Bus } from '../ems/index.js';
 import { advance, type Finished } from './bookkeeping.js';
 import { planClaim, shareWeight, type ClaimPlan, type ShareConfig, type ShareState } from './share.js';
@@ -325,12 +325,12 @@ export class JobQueue {
   }
 
   /**
-   * This process is alive after all: it stopped the given runs itself when it could not renew
-   * their leases (its link was cut, or it was frozen). Their hand-backs, if the reaper made
-   * them, no longer count towards `maxReclaims`.
+   * This process is alive after all: it let job leases lapse (its link was cut, or it was
+   * frozen) and stopped those runs itself. The hand-backs the reaper made of them no longer
+   * count towards `maxReclaims`.
    */
-  async forgiveLapses(runs: readonly HeldRef[]): Promise<void> {
-    for (const part of chunks(runs, Math.floor(IN_LIST_MAX / 2))) await forgiveLapses(this.db.knex, { jobs: part.map((r) => [r.id, r.claim] as [number, number]) });
+  async forgiveLapses(): Promise<number> {
+    return Number(await forgiveLapses(this.db.knex, { processId: this.processId }));
   }
 
   /** Puts jobs whose retry delay is over back in the queue. */
@@ -339,7 +339,7 @@ export class JobQueue {
   }
 
   private async requeue(select: typeof selectLapsed, limit: number, set: Record<string, unknown>, reclaim: boolean): Promise<number> {
-    type Row = HeldRef & { status: 'CLAIMED' | 'RUNNING' | 'RETRY_WAIT'; wfstatus: string; reclaims: number };
+    type Row = HeldRef & { status: 'CLAIMED' | 'RUNNING' | 'RETRY_WAIT'; wfstatus: string; reclaims: number; claimed_by: string | null };
     const { moved, finished } = await transaction(this.db, async (trx) => {
       const now = this.clock.now();
       const rows: Row[] = ((await select(trx, { now, limit })) as Row[]).map((r) => ({
@@ -348,15 +348,16 @@ export class JobQueue {
         status: r.status,
         wfstatus: r.wfstatus,
         reclaims: Number(r.reclaims ?? 0),
+        claimed_by: r.claimed_by ?? null,
       }));
       const work = new JobWork(trx);
       let n = 0;
       const poison = (r: Row) => reclaim && r.reclaims + 1 >= this.maxReclaims;
 
-      for (const [key, group] of groupBy(rows.filter((r) => !poison(r)), (r) => `${r.status}|${r.wfstatus === 'PAUSED' ? 'WAITING' : 'READY'}`)) {
+      // By holder: the one whose lease lapsed is recorded, so that, if it comes back, it can take the count back.
+      for (const [key, group] of groupBy(rows.filter((r) => !poison(r)), (r) => `${r.status}|${r.wfstatus === 'PAUSED' ? 'WAITING' : 'READY'}|${r.claimed_by ?? ''}`)) {
         const [from, to] = key.split('|') as ['CLAIMED' | 'RUNNING' | 'RETRY_WAIT', 'WAITING' | 'READY'];
-        // The claim that lapsed, so that its holder, if it comes back, can take the count back.
-        n += await work.move(group, from, to, reclaim ? { ...set, lapsed_claim: trx.ref('rms_job.claim') } : set, true, reclaim ? ['reclaims'] : []);
+        n += await work.move(group, from, to, reclaim ? { ...set, lapsed_by: group[0].claimed_by } : set, true, reclaim ? ['reclaims'] : []);
       }
       for (const r of rows.filter(poison)) {
         const reason = `the processes running it died ${r.reclaims + 1} times (rms.maxReclaims): it fails so as not to take more down`;

@@ -8,7 +8,7 @@ import { OutboxBus } from '../../subsystems/ems/bus.js';
 import { testDialect, testEnv, type TestEnv } from '../helpers/env.js';
 import { describeJobs } from '../helpers/jobs.js';
 import { overlaps, readRuns, serverEnv } from '../helpers/runs.js';
-import { killChildren, serveDpc, until, type Served } from '../helpers/server.js';
+import { killChildren, readLog, serveDpc, until, type Served } from '../helpers/server.js';
 
 /**
  * Two DPC processes on one PostgreSQL database (ARCHITECTURE §3): they share the job queue
@@ -85,11 +85,18 @@ describe.skipIf(testDialect !== 'postgresql')('two server processes on one Postg
     const runs = readRuns(file);
     expect(runs.size).toBe(JOBS);
     expect(overlaps(runs, Date.now()), 'two executions of a job at once').toEqual([]);
+    // A process that logged it could not renew its leases, or record what ended, in time (a loaded machine).
+    const troubled = new Set(
+      [a, b]
+        .map((s, i) => ({ pid: s.child.pid, lines: readLog(join(t.dir, `log-${i + 1}`, 'dpc.log')) }))
+        .filter((s) => s.lines.some((l) => /job leases not renewed|recording job outcomes failed/.test(l.message)))
+        .map((s) => s.pid),
+    );
     for (const [jobid, list] of runs) {
       for (const r of list) expect(r.end, `job ${jobid} in ${r.pid} ended`).toBeDefined();
-      // Neither process died, so each job ran once; again only where at-least-once allows: a
-      // process too busy to renew its leases in time stopped the run, and it was handed back.
-      for (const r of list.slice(0, -1)) expect(r.how, `job ${jobid} ran ${list.length} times: ${JSON.stringify(list)}`).toBe('stopped');
+      // Neither process died, so each job ran once; again only where at-least-once allows: its
+      // process, too busy to renew its leases or record the run in time, stopped it or let it lapse.
+      for (const r of list.slice(0, -1)) expect(r.how === 'stopped' || troubled.has(r.pid), `job ${jobid} ran ${list.length} times: ${JSON.stringify(list)}`).toBe(true);
     }
     const byPid = new Map<number, number>();
     for (const list of runs.values()) for (const r of list) byPid.set(r.pid, (byPid.get(r.pid) ?? 0) + 1);

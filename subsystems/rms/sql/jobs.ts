@@ -8,7 +8,7 @@ export const JOB_SPEC_COLUMNS = [
 ] as const;
 
 export const JOB_COLUMNS = [
-  ...JOB_SPEC_COLUMNS, 'pool', 'reclaims', 'lapsed_claim', 'status', 'logs', 'run_after', 'lease_until', 'claimed_by', 'executor', 'nodeid', 'executor_ref',
+  ...JOB_SPEC_COLUMNS, 'pool', 'reclaims', 'lapsed_by', 'status', 'logs', 'run_after', 'lease_until', 'claimed_by', 'executor', 'nodeid', 'executor_ref',
   'created', 'starttime', 'endtime', 'reason', 'result', 'wall_ms', 'cpu_ms', 'peak_mem_mb',
 ] as const;
 
@@ -401,14 +401,13 @@ export const selectJobClaims = defineQuery('rms.selectJobClaims', { ids: [1, 2] 
 );
 
 /**
- * Takes back the reclaim counted for each given (job, claim) whose lease lapsed: its holder
- * came back, alive, having stopped the run itself. Once only: the lapsed claim is cleared.
+ * Takes back the reclaims counted for the jobs whose lease a process let lapse: it came back,
+ * alive, having stopped its runs itself. Once only: the lapsed holder is cleared.
  */
-export const forgiveLapses = defineQuery('rms.forgiveLapses', { jobs: [[1, 1], [2, 3]] as [number, number][] }, (knex, p) =>
+export const forgiveLapses = defineQuery('rms.forgiveLapses', { processId: 'host:123:ab12' }, (knex, p) =>
   knex('rms_job')
-    .update({ reclaims: knex.raw('?? - 1', ['rms_job.reclaims']), lapsed_claim: null })
-    .whereIn(['id', 'lapsed_claim'], p.jobs)
-    .andWhere('reclaims', '>', 0),
+    .update({ reclaims: knex.raw('case when ?? > 0 then ?? - 1 else 0 end', ['rms_job.reclaims', 'rms_job.reclaims']), lapsed_by: null })
+    .where('lapsed_by', p.processId),
 );
 
 /** Held jobs whose lease lapsed: their process died or lost the database. */
