@@ -1,7 +1,7 @@
 import type { Router } from 'express';
 import type { Logger } from 'winston';
 import type { Config } from '../config/schema.js';
-import type { Bus } from '../subsystems/ems/events.js';
+import type { Bus } from './bus.js';
 import type { Clock } from './clock.js';
 import type { Db } from './db.js';
 
