@@ -21,6 +21,7 @@ import { jobRange, selectJobSpecs } from './sql/jobs.js';
 import { insertCronFire } from './sql/solutions.js';
 import { selectSteps, type StepRow } from './sql/steps.js';
 import { selectWorkflow, type WorkflowRow } from './sql/workflows.js';
+import { isFinished } from './work.js';
 
 export type { WorkflowDefinition, StepDefinition, Trigger, Params } from './definition.js';
 export type { ClaimedJob, Outcome } from './queue.js';
@@ -147,7 +148,7 @@ export function createRms(
     reprocess: async (workflowid, options, who) => {
       const [parent] = (await selectWorkflow(db.knex, { id: workflowid })) as WorkflowRow[];
       if (!parent) throw rmsErrors.workflowNotFound(workflowid);
-      if (!['SUCCESS', 'FAILED', 'CANCELLED'].includes(parent.status)) throw rmsErrors.notAllowed(`workflow ${workflowid}`, parent.status, 'SUCCESS, FAILED or CANCELLED');
+      if (!isFinished(parent.status)) throw rmsErrors.notAllowed(`workflow ${workflowid}`, parent.status, 'SUCCESS, FAILED or CANCELLED');
       const steps = (await selectSteps(db.knex, { workflowid })) as StepRow[];
       const nameOf = new Map(steps.map((s) => [Number(s.id), s.name]));
       const jobsOf = new Map<string, string[] | 'done'>(steps.map((s) => [s.name, options.failedOnly && s.status === 'SUCCESS' ? 'done' : []]));
