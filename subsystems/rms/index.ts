@@ -27,6 +27,7 @@ export type { WorkflowDefinition, StepDefinition, Trigger, Params } from './defi
 export type { ClaimedJob, Outcome } from './queue.js';
 export type { Actor } from './actions.js';
 export type { Started } from './instances.js';
+export { rmsErrors } from './errors.js';
 
 export interface RmsService {
   /** Checks and versions a workflow definition; throws naming the workflow and step. */
