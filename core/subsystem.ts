@@ -1,17 +1,19 @@
 import type { Router } from 'express';
 import type { Logger } from 'winston';
 import type { Config } from '../config/schema.js';
-import type { Bus } from '../subsystems/ems/events.js';
+import type { Bus } from './bus.js';
 import type { Clock } from './clock.js';
 import type { Db } from './db.js';
 
 export const SUBSYSTEM_NAMES = ['ems', 'smas', 'dss', 'dts', 'rms', 'pfs', 'daas'] as const;
 export type SubsystemName = (typeof SUBSYSTEM_NAMES)[number];
-export type SubsystemState = 'STARTING' | 'UP' | 'DEGRADED' | 'DOWN';
+/** A subsystem's state (smas_subsystem.state). The migrations keep frozen copies of the list they wrote. */
+export const SUBSYSTEM_STATES = ['STARTING', 'UP', 'DEGRADED', 'DOWN'] as const;
+export type SubsystemState = (typeof SUBSYSTEM_STATES)[number];
 
 /** What a running subsystem says of itself; DEGRADED carries the reason an operator reads. */
 export interface Health {
-  state: 'UP' | 'DEGRADED';
+  state: Extract<SubsystemState, 'UP' | 'DEGRADED'>;
   detail?: string;
 }
 

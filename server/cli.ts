@@ -96,7 +96,7 @@ program
   });
 
 program.parseAsync().catch((err: unknown) => {
-  // One line an operator can act on; configuration and database problems exit 2.
+  // One line an operator can act on; what its declaration says needs the configuration fixed exits 2.
   process.stderr.write(`dpc: ${messageOf(err)}\n`);
-  process.exitCode = err instanceof DpcError && ['DPC_CONFIG', 'DPC_DB_START', 'DPC_DB_MIGRATING', 'DPC_DB_MIGRATION_RUNNING', 'DPC_DSS_STORE', 'DPC_RMS_DEFINITION', 'DPC_RMS_CYCLE', 'DPC_RMS_DEFINITIONS_MODULE', 'DPC_PFS_TASK_TYPE'].includes(err.code) ? EXIT_CONFIG : 1;
+  process.exitCode = err instanceof DpcError && err.fixConfiguration ? EXIT_CONFIG : 1;
 });

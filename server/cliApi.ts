@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { DpcError } from '../core/errors.js';
+import { coreErrors, DpcError, messageOf } from '../core/errors.js';
 
 /**
  * The operator's commands on workflows, jobs and pools: `dpc` calls the REST API of a running
@@ -13,10 +13,14 @@ export function addOperatorCommands(program: Command, serverUrl: () => string): 
     try {
       res = await fetch(url, { method, headers: { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
     } catch (err) {
-      throw new DpcError('DPC_CLI_SERVER', `no DPC server answers at ${url.origin} (${(err as Error).message}); start one or give --url`, 503);
+      throw coreErrors.serverUnreachable(url.origin, messageOf(err));
     }
     const json = (await res.json().catch(() => ({}))) as { error?: { code: string; message: string } };
-    if (!res.ok) throw new DpcError(json.error?.code ?? 'DPC_CLI_SERVER', json.error?.message ?? `${res.status} ${res.statusText}`, res.status);
+    if (!res.ok) {
+      // The server's own declared error, relayed as it sent it.
+      if (json.error) throw new DpcError(json.error.code, json.error.message, res.status);
+      throw coreErrors.serverAnswer(url.origin, `${res.status} ${res.statusText}`);
+    }
     return json;
   };
   const print = (value: unknown): void => void process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
@@ -24,7 +28,7 @@ export function addOperatorCommands(program: Command, serverUrl: () => string): 
     Object.fromEntries(
       pairs.map((p) => {
         const at = p.indexOf('=');
-        if (at < 1) throw new DpcError('DPC_BAD_REQUEST', `--param takes key=value; got ${JSON.stringify(p)}`, 400);
+        if (at < 1) throw coreErrors.badRequest(`--param takes key=value; got ${JSON.stringify(p)}`);
         return [p.slice(0, at), p.slice(at + 1)];
       }),
     );

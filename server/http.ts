@@ -101,8 +101,9 @@ function toDpcError(err: unknown): DpcError {
   const e = err as { type?: string; status?: number };
   // Malformed JSON or an oversized body, as express's body parsers report it.
   if (e.type === 'entity.parse.failed') return coreErrors.badRequest(`the request body is not valid JSON: ${messageOf(err)}`);
-  if (typeof e.status === 'number' && e.status >= 400 && e.status < 500) return new DpcError('DPC_BAD_REQUEST', messageOf(err), e.status);
-  return new DpcError('DPC_INTERNAL', 'internal error; the server log has the details', 500);
+  if (e.type === 'entity.too.large') return coreErrors.tooLarge(messageOf(err));
+  if (typeof e.status === 'number' && e.status >= 400 && e.status < 500) return coreErrors.badRequest(messageOf(err));
+  return coreErrors.internal();
 }
 
 /** Listens on the configured address; resolves once bound. */

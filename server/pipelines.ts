@@ -3,8 +3,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Config } from '../config/schema.js';
 import { messageOf } from '../core/errors.js';
 import { TaskTypeRegistry, type TaskType } from '../subsystems/pfs/index.js';
-import type { WorkflowDefinition } from '../subsystems/rms/index.js';
-import { rmsErrors } from '../subsystems/rms/errors.js';
+import { rmsErrors, type WorkflowDefinition } from '../subsystems/rms/index.js';
 
 /** The root the running code is in: the project when run from source, dist/ when built. */
 const codeRoot = dirname(dirname(fileURLToPath(import.meta.url)));

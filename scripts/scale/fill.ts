@@ -28,6 +28,7 @@
 import type { Db } from '../../core/db.js';
 import { migrate } from '../../sql/migrate.js';
 import { grouped, int, log, schemaSize, seconds, Session } from './common.js';
+import { JOB_STATUSES } from '../../subsystems/rms/work.js';
 
 export interface FillOptions {
   workflows: number;
@@ -42,7 +43,6 @@ export interface FillOptions {
   reset: boolean;
 }
 
-const JOB_STATES = ['WAITING', 'READY', 'CLAIMED', 'RUNNING', 'RETRY_WAIT', 'SUCCESS', 'FAILED', 'CANCELLED'];
 const HEAVY_TABLES = ['rms_job', 'rms_job_count'];
 const FK_TABLES = ['rms_workflow', 'rms_step', 'rms_step_dep', 'rms_job', 'rms_job_count'];
 
@@ -276,7 +276,7 @@ export async function fill(db: Db, o: FillOptions): Promise<void> {
       await main.exec(
         `insert into rms_job_count (workflowid, stepid, status, jobs)
          select s.workflowid, s.id, st.status, coalesce(c.n, 0)
-           from rms_step s cross join unnest(array[${JOB_STATES.map((x) => `'${x}'`).join(', ')}]::varchar[]) st(status)
+           from rms_step s cross join unnest(array[${JOB_STATUSES.map((x) => `'${x}'`).join(', ')}]::varchar[]) st(status)
            left join (select stepid, status, sum(n)::bigint as n from scale_count group by 1, 2) c on c.stepid = s.id and c.status = st.status
           order by s.id, st.status`,
       );

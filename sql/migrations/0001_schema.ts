@@ -8,13 +8,13 @@ import type { Ddl } from '../ddl.js';
  */
 export const name = '0001_schema';
 
-export const SUBSYSTEM_STATES = ['STARTING', 'UP', 'DEGRADED', 'DOWN'] as const;
-export const WORKFLOW_STATUSES = ['CREATED', 'RUNNING', 'PAUSED', 'SUCCESS', 'FAILED', 'CANCELLED'] as const;
-export const STEP_STATUSES = ['WAITING', 'RUNNING', 'SUCCESS', 'FAILED', 'CANCELLED'] as const;
-export const JOB_STATUSES = ['WAITING', 'READY', 'CLAIMED', 'RUNNING', 'RETRY_WAIT', 'SUCCESS', 'FAILED', 'CANCELLED'] as const;
-export const TRIGGER_KINDS = ['CRON', 'DATA', 'MANUAL', 'BACKFILL', 'REPROCESS'] as const;
-export const ROLES = ['operator', 'scientist', 'admin'] as const;
-export const SEVERITIES = ['DEBUG', 'INFO', 'WARNING', 'ERROR', 'CRITICAL'] as const;
+const SUBSYSTEM_STATES = ['STARTING', 'UP', 'DEGRADED', 'DOWN'] as const;
+const WORKFLOW_STATUSES = ['CREATED', 'RUNNING', 'PAUSED', 'SUCCESS', 'FAILED', 'CANCELLED'] as const;
+const STEP_STATUSES = ['WAITING', 'RUNNING', 'SUCCESS', 'FAILED', 'CANCELLED'] as const;
+const JOB_STATUSES = ['WAITING', 'READY', 'CLAIMED', 'RUNNING', 'RETRY_WAIT', 'SUCCESS', 'FAILED', 'CANCELLED'] as const;
+const TRIGGER_KINDS = ['CRON', 'DATA', 'MANUAL', 'BACKFILL', 'REPROCESS'] as const;
+const ROLES = ['operator', 'scientist', 'admin'] as const;
+const SEVERITIES = ['DEBUG', 'INFO', 'WARNING', 'ERROR', 'CRITICAL'] as const;
 
 export function up(ddl: Ddl): void {
   // SMAS: processes, subsystem states, leases for once-only duties, accounts, sessions, audit.

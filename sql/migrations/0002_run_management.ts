@@ -6,7 +6,7 @@ import type { Ddl } from '../ddl.js';
  */
 export const name = '0002_run_management';
 
-export const POOL_STATES = ['OPEN', 'DRAINED'] as const;
+const POOL_STATES = ['OPEN', 'DRAINED'] as const;
 
 export function up(ddl: Ddl): void {
   ddl.alter('rms_job', (c) => {

@@ -1,5 +1,4 @@
 import type { Ddl } from '../ddl.js';
-import { JOB_STATUSES } from './0001_schema.js';
 
 /**
  * Fewer, narrower indexes on rms_job: a job changes state three or four times in a few
@@ -10,7 +9,7 @@ import { JOB_STATUSES } from './0001_schema.js';
 export const name = '0003_job_indexes';
 
 /** The states a job passes through; a finished job leaves them and the index that holds them. */
-const ACTIVE_STATUSES = JOB_STATUSES.filter((s) => !['SUCCESS', 'FAILED', 'CANCELLED'].includes(s));
+const ACTIVE_STATUSES = ['WAITING', 'READY', 'CLAIMED', 'RUNNING', 'RETRY_WAIT'];
 
 export function up(ddl: Ddl): void {
   for (const suffix of ['ready_ix', 'wf_ix', 'step_ix', 'end_ix', 'lease_ix']) ddl.dropIndex('rms_job', suffix);

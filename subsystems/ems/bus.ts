@@ -10,7 +10,7 @@ import type { Config } from '../../config/schema.js';
 import { claimEvents, selectClaimedEvents, selectDueEvents } from './sql/claimEvents.js';
 import { insertEvent } from './sql/insertEvent.js';
 import { markDelivered, markUndelivered } from './sql/settleEvent.js';
-import type { Bus, Delivery, EventMap, Handler, Topic } from './events.js';
+import type { Bus, Delivery, EventMap, Handler, Topic } from '../../core/bus.js';
 
 type AnyHandler = (payload: unknown, delivery: Delivery) => Promise<void> | void;
 

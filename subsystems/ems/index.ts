@@ -5,7 +5,7 @@ import { emsApi, emsPages } from './routes.js';
 import { countEvents } from './sql/settleEvent.js';
 import { purgeDeliveredEvents } from './retention.js';
 
-export type { Bus, EventMap, Topic, Delivery, Handler } from './events.js';
+export type { Bus, EventMap, Topic, Delivery, Handler } from '../../core/bus.js';
 export type { LogEntry, Severity } from './missionLog.js';
 
 export interface EmsService {

@@ -1,10 +1,11 @@
 import type { Db } from '../../core/db.js';
 import type { Clock } from '../../core/clock.js';
 import { insertedId } from '../../core/query.js';
-import { SEVERITIES } from '../../sql/migrations/0001_schema.js';
 import { emsErrors } from './errors.js';
 import { insertLogEntry, listLogEntries, type LogEntryRow } from './sql/missionLog.js';
 
+/** A mission-log entry's severity (ems_log.severity). The migrations keep frozen copies of the list they wrote. */
+export const SEVERITIES = ['DEBUG', 'INFO', 'WARNING', 'ERROR', 'CRITICAL'] as const;
 export type Severity = (typeof SEVERITIES)[number];
 
 export interface LogEntry {

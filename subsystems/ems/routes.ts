@@ -1,7 +1,6 @@
 import { Router } from 'express';
 import { coreErrors } from '../../core/errors.js';
-import { SEVERITIES } from '../../sql/migrations/0001_schema.js';
-import type { MissionLog, Severity } from './missionLog.js';
+import { SEVERITIES, type MissionLog, type Severity } from './missionLog.js';
 
 function pageKey(value: unknown, what: string): number | undefined {
   if (value === undefined || value === '') return undefined;

@@ -5,6 +5,7 @@ import type { Bus } from '../ems/index.js';
 import type { AuditEntry } from '../smas/index.js';
 import { settleWorkflow, type Finished } from './bookkeeping.js';
 import { validPriority } from './definition.js';
+import { coreErrors } from '../../core/errors.js';
 import { rmsErrors } from './errors.js';
 import { transaction } from './queue.js';
 import { jobRange, moveStepJobs, selectJob, selectJobStates, selectWorkflowJobs, setJobPriority } from './sql/jobs.js';
@@ -103,7 +104,7 @@ export class Actions {
 
   /** Changes the priority of a job that waits; it takes effect at the next claim. */
   async setPriority(jobid: number, priority: number, who: Actor): Promise<void> {
-    if (!who.reason?.trim()) throw rmsErrors.reasonRequired('job.priority');
+    if (!who.reason?.trim()) throw coreErrors.reasonRequired('job.priority');
     if (!validPriority(priority)) throw rmsErrors.badPriority(`job ${jobid}`, priority);
     const job = await this.job(jobid);
     await transaction(this.d.db, async (trx) => {
@@ -149,7 +150,7 @@ export class Actions {
     change: (work: JobWork, wf: LockedWorkflow, now: number) => Promise<T>,
     target = `workflow ${workflowid}`,
   ): Promise<T> {
-    if (!who.reason?.trim()) throw rmsErrors.reasonRequired(action);
+    if (!who.reason?.trim()) throw coreErrors.reasonRequired(action);
     const { result, finished } = await transaction(this.d.db, async (trx) => {
       const now = this.d.clock.now();
       const [row] = (await lockWorkflow(trx, { id: workflowid })) as LockedWorkflow[];

@@ -3,14 +3,12 @@ import { countsOfWorkflow } from './sql/jobCounts.js';
 import { jobRange, moveStepJobs } from './sql/jobs.js';
 import { moveStep, selectStepDeps, selectSteps, type StepRow } from './sql/steps.js';
 import { lockWorkflow, moveWorkflow, type LockedWorkflow } from './sql/workflows.js';
-import { ACTIVE, emptyCounts, type JobStatus, type JobWork } from './work.js';
-
-export type EndStatus = 'SUCCESS' | 'FAILED' | 'CANCELLED';
+import { ACTIVE, emptyCounts, type FinishedStatus, type JobStatus, type JobWork } from './work.js';
 
 export interface Finished {
   workflowid: number;
   name: string;
-  status: EndStatus;
+  status: FinishedStatus;
 }
 
 /**
@@ -71,7 +69,7 @@ export async function settleWorkflow(work: JobWork, bus: Bus, workflowid: number
       const c = counts.get(step.id) ?? emptyCounts();
       const current = status.get(step.id);
       if (current === 'RUNNING' && ACTIVE.every((s) => c[s] === 0)) {
-        const end: EndStatus = c.FAILED > 0 ? 'FAILED' : c.CANCELLED > 0 ? 'CANCELLED' : 'SUCCESS';
+        const end: FinishedStatus = c.FAILED > 0 ? 'FAILED' : c.CANCELLED > 0 ? 'CANCELLED' : 'SUCCESS';
         await moveStep(trx, { id: step.id, from: ['RUNNING'], to: end, starttime: null, endtime: now });
         status.set(step.id, end);
         changed = true;
@@ -94,7 +92,7 @@ export async function settleWorkflow(work: JobWork, bus: Bus, workflowid: number
 
   if ([...status.values()].some((s) => s === 'RUNNING')) return undefined;
   const values = [...status.values()];
-  const end: EndStatus = values.every((s) => s === 'SUCCESS') ? 'SUCCESS' : values.includes('FAILED') ? 'FAILED' : 'CANCELLED';
+  const end: FinishedStatus = values.every((s) => s === 'SUCCESS') ? 'SUCCESS' : values.includes('FAILED') ? 'FAILED' : 'CANCELLED';
   const reason = end === 'SUCCESS' ? null : `step ${steps.filter((s) => status.get(s.id) === end).map((s) => s.name).join(', ')} ${end === 'FAILED' ? 'failed' : 'was cancelled'}`;
   if (Number(await moveWorkflow(trx, { id: workflowid, from: ['RUNNING', 'PAUSED'], to: end, endtime: now, reason })) === 0) return undefined;
   await bus.publish(trx, 'workflow.finished', { workflowid, name: wf.name, status: end });

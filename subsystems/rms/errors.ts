@@ -1,18 +1,22 @@
 import { defineError } from '../../core/errors.js';
 
+const fixConfiguration = { fixConfiguration: true };
+
 /** Every error of run management, declared once: code, HTTP status and the operator's message. */
 export const rmsErrors = {
-  definition: defineError('DPC_RMS_DEFINITION', 400, (workflow: string, step: string | undefined, problem: string) =>
-    step === undefined ? `workflow "${workflow}": ${problem}` : `workflow "${workflow}", step "${step}": ${problem}`,
+  definition: defineError(
+    'DPC_RMS_DEFINITION',
+    400,
+    (workflow: string, step: string | undefined, problem: string) =>
+      step === undefined ? `workflow "${workflow}": ${problem}` : `workflow "${workflow}", step "${step}": ${problem}`,
+    fixConfiguration,
   ),
-  cycle: defineError('DPC_RMS_CYCLE', 400, (workflow: string, path: string[]) => `workflow "${workflow}": its steps form a cycle: ${path.join(' → ')}`),
-  definitionsModule: defineError('DPC_RMS_DEFINITIONS_MODULE', 500, (module: string, problem: string) => `rms.definitions: ${module}: ${problem}`),
+  cycle: defineError('DPC_RMS_CYCLE', 400, (workflow: string, path: string[]) => `workflow "${workflow}": its steps form a cycle: ${path.join(' → ')}`, fixConfiguration),
+  definitionsModule: defineError('DPC_RMS_DEFINITIONS_MODULE', 500, (module: string, problem: string) => `rms.definitions: ${module}: ${problem}`, fixConfiguration),
   unknownWorkflow: defineError('DPC_RMS_UNKNOWN_WORKFLOW', 404, (name: string) => `there is no workflow "${name}" registered`),
   workflowNotFound: defineError('DPC_RMS_WORKFLOW_NOT_FOUND', 404, (id: number) => `workflow instance ${id} not found`),
   jobNotFound: defineError('DPC_RMS_JOB_NOT_FOUND', 404, (id: number) => `job ${id} not found`),
   badParams: defineError('DPC_RMS_PARAMS', 400, (problem: string) => problem),
-  badPriority: defineError('DPC_RMS_PRIORITY', 400, (where: string, got: unknown) => `${where}: priority must be a whole number from -1000 to 1000; got ${JSON.stringify(got)}`),
+  badPriority: defineError('DPC_RMS_PRIORITY', 400, (where: string, got: unknown) => `${where}: priority must be a whole number from -1000 to 1000; got ${JSON.stringify(got)}`, fixConfiguration),
   notAllowed: defineError('DPC_RMS_STATE', 409, (what: string, state: string, allowed: string) => `${what} is ${state}; this action needs it ${allowed}`),
-  duplicateRun: defineError('DPC_RMS_DUPLICATE_RUN', 409, (name: string, runid: string) => `workflow "${name}" already has a run "${runid}"`),
-  reasonRequired: defineError('DPC_RMS_REASON', 400, (action: string) => `${action} needs a reason: it is recorded with who did it and when`),
 };

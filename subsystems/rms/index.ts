@@ -21,11 +21,13 @@ import { jobRange, selectJobSpecs } from './sql/jobs.js';
 import { insertCronFire } from './sql/solutions.js';
 import { selectSteps, type StepRow } from './sql/steps.js';
 import { selectWorkflow, type WorkflowRow } from './sql/workflows.js';
+import { isFinished } from './work.js';
 
 export type { WorkflowDefinition, StepDefinition, Trigger, Params } from './definition.js';
 export type { ClaimedJob, Outcome } from './queue.js';
 export type { Actor } from './actions.js';
 export type { Started } from './instances.js';
+export { rmsErrors } from './errors.js';
 
 export interface RmsService {
   /** Checks and versions a workflow definition; throws naming the workflow and step. */
@@ -156,7 +158,7 @@ export function createRms(
     reprocess: async (workflowid, options, who) => {
       const [parent] = (await selectWorkflow(db.knex, { id: workflowid })) as WorkflowRow[];
       if (!parent) throw rmsErrors.workflowNotFound(workflowid);
-      if (!['SUCCESS', 'FAILED', 'CANCELLED'].includes(parent.status)) throw rmsErrors.notAllowed(`workflow ${workflowid}`, parent.status, 'SUCCESS, FAILED or CANCELLED');
+      if (!isFinished(parent.status)) throw rmsErrors.notAllowed(`workflow ${workflowid}`, parent.status, 'SUCCESS, FAILED or CANCELLED');
       const steps = (await selectSteps(db.knex, { workflowid })) as StepRow[];
       const nameOf = new Map(steps.map((s) => [Number(s.id), s.name]));
       const jobsOf = new Map<string, string[] | 'done'>(steps.map((s) => [s.name, options.failedOnly && s.status === 'SUCCESS' ? 'done' : []]));

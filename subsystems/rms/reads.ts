@@ -9,6 +9,11 @@ import { ACTIVE, emptyCounts, type JobStatus } from './work.js';
 
 const clampLimit = (n: number | undefined) => Math.min(Math.max(n ?? 50, 1), 500);
 
+/** A workflow row with its parameters as the object they were given as: one shape in every read. */
+function withParams(wf: WorkflowRow) {
+  return { ...wf, params: wf.params === null ? null : (JSON.parse(wf.params) as Record<string, unknown>) };
+}
+
 /** What the console, the API and the CLI read of run management; every list is paged by key. */
 export class Reads {
   constructor(private readonly db: Db) {}
@@ -26,15 +31,15 @@ export class Reads {
     const total = emptyCounts();
     for (const c of counts.values()) for (const s of Object.keys(c) as JobStatus[]) total[s] += c[s];
     return {
-      ...wf,
-      params: wf.params === null ? null : (JSON.parse(wf.params) as unknown),
+      ...withParams(wf),
       counts: total,
       steps: steps.map((s) => ({ ...s, id: Number(s.id), counts: counts.get(Number(s.id)) ?? emptyCounts() })),
     };
   }
 
-  listWorkflows(o: { before?: number; limit?: number; name?: string; status?: string } = {}) {
-    return listWorkflows(this.db.knex, { before: o.before ?? null, limit: clampLimit(o.limit), name: o.name ?? null, status: o.status ?? null }) as Promise<WorkflowRow[]>;
+  async listWorkflows(o: { before?: number; limit?: number; name?: string; status?: string } = {}) {
+    const rows = (await listWorkflows(this.db.knex, { before: o.before ?? null, limit: clampLimit(o.limit), name: o.name ?? null, status: o.status ?? null })) as WorkflowRow[];
+    return rows.map(withParams);
   }
 
   async job(id: number) {

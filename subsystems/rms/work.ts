@@ -3,9 +3,17 @@ import { chunks, IN_LIST_MAX } from '../../core/query.js';
 import { addToCount, countsOfSteps } from './sql/jobCounts.js';
 import { moveJobs, type PerJob } from './sql/jobs.js';
 
-export type JobStatus = 'WAITING' | 'READY' | 'CLAIMED' | 'RUNNING' | 'RETRY_WAIT' | 'SUCCESS' | 'FAILED' | 'CANCELLED';
-export const ACTIVE: readonly JobStatus[] = ['WAITING', 'READY', 'CLAIMED', 'RUNNING', 'RETRY_WAIT'];
-export const FINISHED: readonly JobStatus[] = ['SUCCESS', 'FAILED', 'CANCELLED'];
+/** The states of a job (rms_job.status). The migrations keep frozen copies of the lists they wrote. */
+export const JOB_STATUSES = ['WAITING', 'READY', 'CLAIMED', 'RUNNING', 'RETRY_WAIT', 'SUCCESS', 'FAILED', 'CANCELLED'] as const;
+export type JobStatus = (typeof JOB_STATUSES)[number];
+/** The states a job ends in; a step and a workflow end in the same ones. */
+export const FINISHED = ['SUCCESS', 'FAILED', 'CANCELLED'] as const satisfies readonly JobStatus[];
+export type FinishedStatus = (typeof FINISHED)[number];
+export const ACTIVE: readonly JobStatus[] = JOB_STATUSES.filter((s) => !isFinished(s));
+
+export function isFinished(status: string): status is FinishedStatus {
+  return (FINISHED as readonly string[]).includes(status);
+}
 
 /** A job as a change needs to know it: where it is, and in which state. */
 export interface JobRef {

@@ -1,11 +1,11 @@
 import { hostname } from 'node:os';
-import { Router } from 'express';
 import type { Knex } from 'knex';
 import type { Db } from '../../core/db.js';
 import { pingSql } from '../../core/db.js';
 import { messageOf } from '../../core/errors.js';
 import type { Context, Health, Subsystem, SubsystemName, SubsystemState } from '../../core/subsystem.js';
 import { Leases } from './leases.js';
+import { smasApi } from './routes.js';
 import { insertAudit } from './sql/audit.js';
 import { beatProcess, insertProcess, stopProcess } from './sql/process.js';
 import { insertSubsystemState, listSubsystemStates, updateSubsystemState } from './sql/subsystemState.js';
@@ -172,15 +172,10 @@ export function createSmas(ctx: Context): Subsystem<SmasService> {
     clusterStates: () => clusterStates(db, clock.now(), interval),
   };
 
-  const api = Router();
-  api.get('/subsystems', async (_req, res) => {
-    res.json({ process: processId, database: dbStatus, subsystems: service.states() });
-  });
-
   return {
     name: 'smas',
     service,
-    api,
+    api: smasApi(processId, service),
     async start() {
       await save();
       timer = setInterval(() => void check(), interval);

@@ -150,16 +150,16 @@ describe('priority, pause and resume (a pool only the test claims from)', () => 
 });
 
 describe('every action is audited and needs a reason', () => {
-  test('an action without a reason is refused with DPC_RMS_REASON and changes nothing', async () => {
+  test('an action without a reason is refused with DPC_REASON_REQUIRED and changes nothing', async () => {
     const s = await h.rms.start('held', {}, operator);
     for (const reason of [undefined, '', '   ']) {
-      await expect(h.rms.actions.pause(s.id, { username: 'mallory', reason })).rejects.toMatchObject({ code: 'DPC_RMS_REASON' });
-      await expect(h.rms.actions.cancel(s.id, { username: 'mallory', reason })).rejects.toMatchObject({ code: 'DPC_RMS_REASON' });
+      await expect(h.rms.actions.pause(s.id, { username: 'mallory', reason })).rejects.toMatchObject({ code: 'DPC_REASON_REQUIRED' });
+      await expect(h.rms.actions.cancel(s.id, { username: 'mallory', reason })).rejects.toMatchObject({ code: 'DPC_REASON_REQUIRED' });
     }
     const [job] = await jobsOf(h, s.id);
-    await expect(h.rms.actions.cancelJob(Number(job.id), { username: 'mallory' })).rejects.toMatchObject({ code: 'DPC_RMS_REASON' });
-    await expect(h.rms.actions.resumeFailed(s.id, { username: 'mallory' })).rejects.toMatchObject({ code: 'DPC_RMS_REASON' });
-    await expect(h.rms.actions.setPriority(Number(job.id), 7, { username: 'mallory', reason: ' ' })).rejects.toMatchObject({ code: 'DPC_RMS_REASON' });
+    await expect(h.rms.actions.cancelJob(Number(job.id), { username: 'mallory' })).rejects.toMatchObject({ code: 'DPC_REASON_REQUIRED' });
+    await expect(h.rms.actions.resumeFailed(s.id, { username: 'mallory' })).rejects.toMatchObject({ code: 'DPC_REASON_REQUIRED' });
+    await expect(h.rms.actions.setPriority(Number(job.id), 7, { username: 'mallory', reason: ' ' })).rejects.toMatchObject({ code: 'DPC_REASON_REQUIRED' });
     expect(Number((await h.knex('rms_job').where({ id: job.id }).first()).priority)).toBe(0);
     expect((await workflowRow(h, s.id)).status).toBe('RUNNING');
     expect(await h.knex('smas_audit').where({ username: 'mallory' })).toHaveLength(0);

@@ -33,6 +33,16 @@ describe('the queue as the console reads it', () => {
   });
 });
 
+describe('workflows as the API reads them', () => {
+  test('give their parameters as an object, the same in the list as in the workflow', async () => {
+    const started = await h.rms.start('held', { params: { n: 2, note: 'shape' } }, operator);
+    const listed = (await h.rms.reads.listWorkflows({ name: 'held' })).find((w) => Number(w.id) === started.id);
+    const read = await h.rms.reads.workflow(started.id);
+    expect(read.params).toMatchObject({ n: 2, note: 'shape' });
+    expect(listed?.params).toEqual(read.params);
+  });
+});
+
 describe('the jobs of an instance as the console reads them', () => {
   test('are listed page after page, each once and in order, though instances created at the same time share a range of ids', async () => {
     // Created together: on PostgreSQL their inserts may take turns, and their ids mix.

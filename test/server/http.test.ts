@@ -108,7 +108,7 @@ describe('API errors', () => {
   test('a body over the limit is a 413 in JSON', async () => {
     const res = await postEntry({ severity: 'INFO', message: 'x'.repeat(1_100_000) });
     expect(res.status).toBe(413);
-    expect(res.json().error.code).toBe('DPC_BAD_REQUEST');
+    expect(res.json().error.code).toBe('DPC_TOO_LARGE');
   });
 });
 

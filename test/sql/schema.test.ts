@@ -6,6 +6,9 @@ import { insertedId } from '../../core/query.js';
 import { projectRoot } from '../../server/paths.js';
 import { compileMigrations, migrate, MIGRATION_TABLE, schemaSql } from '../../sql/migrate.js';
 import { insertLogEntry, listLogEntries, type LogEntryRow } from '../../subsystems/ems/sql/missionLog.js';
+import { SEVERITIES } from '../../subsystems/ems/missionLog.js';
+import { ACTIVE, JOB_STATUSES } from '../../subsystems/rms/work.js';
+import { SUBSYSTEM_STATES } from '../../core/subsystem.js';
 import { openDb } from '../../server/db.js';
 import { testDb, testDialect, testEnv, type TestEnv } from '../helpers/env.js';
 import { createTables, ddlIdentifiers, identifierProblems, statements, type CreateTable } from './oracle.js';
@@ -98,6 +101,23 @@ describe('the generated DDL', () => {
 
   test('the prefix check catches a table without a subsystem prefix', () => {
     expect(unprefixed(['rms_job', 'users', 'dpc_thing', 'smasaccount'])).toEqual(['users', 'dpc_thing', 'smasaccount']);
+  });
+
+  /** The values a check constraint or a partial index of the PostgreSQL DDL allows, by its name. */
+  function allowed(name: string): string[] {
+    const m = new RegExp(`"?${name}"?[^;]*? in \\(([^)]*)\\)`).exec(migrationDdl('postgresql'));
+    return m ? [...m[1].matchAll(/'(\w+)'/g)].map((v) => v[1]) : [];
+  }
+
+  test.each([
+    ['rms_job_status_ck', JOB_STATUSES],
+    ['rms_job_count_status_ck', JOB_STATUSES],
+    ['rms_job_active_ix', ACTIVE],
+    ['ems_mission_log_severity_ck', SEVERITIES],
+    ['ems_alert_severity_ck', SEVERITIES],
+    ['smas_subsystem_state_ck', SUBSYSTEM_STATES],
+  ])('%s allows exactly the list its owner declares (a new value needs a migration)', (name, list) => {
+    expect(allowed(name)).toEqual([...list]);
   });
 
   test('constraint and index names are unique in the schema', () => {

@@ -7,7 +7,7 @@ import winston from 'winston';
 import { loadConfig } from '../../../server/config.js';
 import { startDpc } from '../../../server/lifecycle.js';
 import type { EmsService } from '../../../subsystems/ems/index.js';
-import type { EventMap } from '../../../subsystems/ems/events.js';
+import type { EventMap } from '../../../core/bus.js';
 import type { PfsService } from '../../../subsystems/pfs/index.js';
 import type { RmsService } from '../../../subsystems/rms/index.js';
 import { startCpuMeter } from './cpu.js';

@@ -1,8 +1,6 @@
 import type { ArchiveColumn } from '../../../core/archive.js';
 import { defineQuery } from '../../../core/query.js';
-
-/** The states a job ends in: only these are ever purged. */
-export const FINISHED_JOB_STATUSES = ['SUCCESS', 'FAILED', 'CANCELLED'] as const;
+import { FINISHED } from '../work.js';
 
 /** Every column of rms_job, as its archive holds it (a test checks that none is missing). */
 export const JOB_ARCHIVE_COLUMNS: ArchiveColumn[] = [
@@ -35,7 +33,7 @@ export const JOB_ARCHIVE_COLUMNS: ArchiveColumn[] = [
 export const selectPurgeableJobs = defineQuery('rms.selectPurgeableJobs', { before: 1767225600000, limit: 500 }, (knex, p) =>
   knex('rms_job')
     .select(JOB_ARCHIVE_COLUMNS.map((c) => c.name))
-    .whereIn('status', FINISHED_JOB_STATUSES)
+    .whereIn('status', FINISHED)
     .andWhere('endtime', '<', p.before)
     .whereNotExists((q) => q.select('id').from('pfs_log_file').where('pfs_log_file.jobid', knex.ref('rms_job.id')))
     .orderBy(['endtime', 'id'])
@@ -47,7 +45,7 @@ export const deletePurgeableJobs = defineQuery('rms.deletePurgeableJobs', { ids:
   knex('rms_job')
     .delete()
     .whereIn('id', p.ids)
-    .whereIn('status', FINISHED_JOB_STATUSES)
+    .whereIn('status', FINISHED)
     .andWhere('endtime', '<', p.before)
     .whereNotExists((q) => q.select('id').from('pfs_log_file').where('pfs_log_file.jobid', knex.ref('rms_job.id'))),
 );

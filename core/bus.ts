@@ -1,7 +1,8 @@
 import type { Knex } from 'knex';
 
 /**
- * The facts subsystems announce. Durable topics are written to the outbox in the
+ * The bus contract every subsystem sees in its context (EMS implements it, `OutboxBus`),
+ * and the facts subsystems announce. Durable topics are written to the outbox in the
  * transaction of their fact and delivered at least once after commit: their handlers are
  * idempotent. Transient topics only refresh what is shown and may be lost in a crash.
  */
