@@ -7,6 +7,7 @@ import * as runManagement0002 from './migrations/0002_run_management.js';
 import * as jobIndexes0003 from './migrations/0003_job_indexes.js';
 import * as jobRanges0004 from './migrations/0004_job_ranges.js';
 import * as queueIndexes0005 from './migrations/0005_queue_indexes.js';
+import * as jobLogStore0007 from './migrations/0007_job_log_store.js';
 
 interface Migration {
   name: string;
@@ -14,7 +15,15 @@ interface Migration {
 }
 
 /** Every migration, in order. A new one is appended here; a landed one is never edited. */
-const migrations: Migration[] = [schema0001, runManagement0002, jobIndexes0003, jobRanges0004, queueIndexes0005];
+const migrations: Migration[] = [
+  schema0001,
+  runManagement0002,
+  jobIndexes0003,
+  jobRanges0004,
+  queueIndexes0005,
+  // 0006 (rms_job.claim) and 0008 come from parallel branches: the numbering is reconciled when they merge.
+  jobLogStore0007,
+];
 
 export const MIGRATION_TABLE = 'dpc_migration';
 

@@ -120,3 +120,13 @@ drop index "rms_job_active_ix";
 create index "rms_job_ready_ix" on "rms_job" ("pool", "priority" desc, "id") where "status" in ('READY');
 create index "rms_job_held_ix" on "rms_job" ("lease_until") where "status" in ('CLAIMED', 'RUNNING');
 create index "rms_job_waiting_ix" on "rms_job" ("status", "run_after") where "status" in ('WAITING', 'RETRY_WAIT');
+
+-- migration 0007_job_log_store
+create table "pfs_log_segment" ("id" bigserial primary key, "name" varchar(200) not null, "created" bigint not null);
+alter table "pfs_log_segment" add constraint "pfs_log_segment_name_uq" unique ("name");
+create index "pfs_log_segment_created_ix" on "pfs_log_segment" ("created");
+create table "pfs_log_extent" ("id" bigserial primary key, "segmentid" bigint not null, "jobid" bigint not null, "attempt" integer not null, "pos" bigint not null, "bytes" bigint not null, "created" bigint not null);
+alter table "pfs_log_extent" add constraint "pfs_log_extent_segmentid_fk" foreign key ("segmentid") references "pfs_log_segment" ("id");
+create index "pfs_log_extent_job_ix" on "pfs_log_extent" ("jobid", "attempt");
+create index "pfs_log_extent_seg_ix" on "pfs_log_extent" ("segmentid");
+alter table "pfs_log_file" add column "attempt" integer, add column "segmentid" bigint, add column "pos" bigint;

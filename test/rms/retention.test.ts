@@ -9,6 +9,8 @@ import type { Db } from '../../core/db.js';
 import { insertedId } from '../../core/query.js';
 import { purgeDeliveredEvents } from '../../subsystems/ems/retention.js';
 import { EVENT_ARCHIVE_COLUMNS } from '../../subsystems/ems/sql/retention.js';
+import { systemClock } from '../../core/clock.js';
+import { JobLogStore } from '../../subsystems/pfs/logStore.js';
 import { purgeJobLogs } from '../../subsystems/pfs/retention.js';
 import { LOG_FILE_ARCHIVE_COLUMNS } from '../../subsystems/pfs/sql/retention.js';
 import { purgeFinishedJobs } from '../../subsystems/rms/retention.js';
@@ -58,6 +60,11 @@ beforeEach(async () => {
   logDir = join(t.dir, `log-${run}`);
   warnings.length = 0;
 });
+
+/** What purgeJobLogs needs of PFS: the old log folder, the segment store, now. */
+function logStore() {
+  return { db: t.db, dir: archive, logDir, store: new JobLogStore(t.db, join(logDir, 'segments'), t.config.pfs, systemClock), segmentAgeMs: 3_600_000, now: Date.now() };
+}
 
 async function insert(table: string, row: Record<string, unknown>): Promise<number> {
   return insertedId(await knex(table).insert(row).returning('id'));
@@ -170,7 +177,7 @@ describe('retention', () => {
     expect(await archivedIds(first.files)).toEqual([plain]);
     expect(await ids('rms_job')).toEqual([logged]);
 
-    await purgeJobLogs({ db: t.db, dir: archive, logDir, before: CUTOFF, batchSize: 100, log });
+    await purgeJobLogs({ ...logStore(), before: CUTOFF, batchSize: 100, log });
     const second = await purgeFinishedJobs({ db: t.db, dir: archive, before: CUTOFF, batchSize: 100, log });
     expect(await archivedIds(second.files)).toEqual([logged]);
     expect(await ids('rms_job')).toEqual([]);
@@ -251,7 +258,7 @@ describe('retention', () => {
     const silentJob = await job(w, 'SUCCESS', '2026-02-02T00:00:00Z');
     const silentRow = await logRow(silentJob, `jobs/${w.workflowid}/${silentJob}.log`, '2026-02-02T00:00:00Z');
 
-    const { archived, files, moved } = await purgeJobLogs({ db: t.db, dir: archive, logDir, before: CUTOFF, batchSize: 100, log });
+    const { archived, files, moved } = await purgeJobLogs({ ...logStore(), before: CUTOFF, batchSize: 100, log });
 
     expect(archived).toBe(2);
     expect(moved).toBe(3);
@@ -280,7 +287,7 @@ describe('retention', () => {
       filename: `../${basename(outside)}`, subsystem: 'pfs', maxbackupnumber: 0, numberofbackup: 0, bytes: 8,
       created: ms('2026-01-05T00:00:00Z'), updated: ms('2026-01-05T00:00:00Z'),
     });
-    const { archived, moved } = await purgeJobLogs({ db: t.db, dir: archive, logDir, before: CUTOFF, batchSize: 100, log });
+    const { archived, moved } = await purgeJobLogs({ ...logStore(), before: CUTOFF, batchSize: 100, log });
     expect([archived, moved]).toEqual([1, 0]);
     expect(readFileSync(outside, 'utf8')).toBe('keep me\n');
     expect(warnings.join('\n')).toMatch(/outside/);
@@ -309,7 +316,7 @@ describe('retention', () => {
     const before = await snapshot();
     const far = ms('2030-01-01T00:00:00Z');
 
-    await purgeJobLogs({ db: t.db, dir: archive, logDir, before: far, batchSize: 100, log });
+    await purgeJobLogs({ ...logStore(), before: far, batchSize: 100, log });
     await purgeFinishedJobs({ db: t.db, dir: archive, before: far, batchSize: 100, log });
     await purgeDeliveredEvents({ db: t.db, dir: archive, before: far, batchSize: 100, log });
 

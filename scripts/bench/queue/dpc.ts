@@ -20,8 +20,10 @@ export interface DpcOptions {
   jobs: number;
   /** Worker threads of the local executor. */
   concurrency: number;
-  /** One log line per job (a file each) instead of none. */
-  logLines: boolean;
+  /** Lines each job writes to its log (0: none). */
+  logLines: number;
+  /** pfs.jobLog.fsync (default: the configured one). */
+  fsync?: 'batch' | 'none';
   /**
    * Jobs run untimed first, by the same server: its worker threads are new, and each
    * compiles its code anew, as the main thread did in the run before (default none).
@@ -55,6 +57,7 @@ export async function benchDpc(o: DpcOptions): Promise<PeerResult> {
     DPC_DSS__MINFREEMB: '0',
     DPC_RMS__DEMO: 'false',
     DPC_PFS__LOCAL__THREADS: String(o.concurrency),
+    ...(o.fsync ? { DPC_PFS__JOBLOG__FSYNC: o.fsync } : {}),
   };
   const config = loadConfig({ env });
   config.rms.definitions = [definitions];
@@ -69,7 +72,7 @@ export async function benchDpc(o: DpcOptions): Promise<PeerResult> {
   const runInstance = async (jobs: number, beforeOpen: () => Promise<void>) => {
     await pfs.drain('local', who);
     const t0 = performance.now();
-    const started = await rms.start(workflow, { params: { jobs } }, who);
+    const started = await rms.start(workflow, { params: { jobs, lines: o.logLines } }, who);
     enqueueMs = performance.now() - t0;
     await beforeOpen();
     // The end of the instance comes as its event, after its commit: polling the instance
@@ -100,7 +103,7 @@ export async function benchDpc(o: DpcOptions): Promise<PeerResult> {
     const busy = Math.round(performance.eventLoopUtilization(elu).utilization * 100);
     return {
       peer: `DPC (${o.client})`,
-      mode: `${o.logLines ? 'one log line per job' : 'no log lines'}, main thread busy ${busy} %`,
+      mode: `${o.logLines === 0 ? 'no log lines' : `${o.logLines} log line(s)/job${o.fsync ? `, fsync ${o.fsync}` : ''}`}, main thread busy ${busy} %`,
       concurrency: o.concurrency,
       jobs: o.jobs,
       enqueueMs: Math.round(enqueueMs),

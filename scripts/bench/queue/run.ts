@@ -39,9 +39,13 @@ interface Case {
 const cases: Case[] = [];
 for (const concurrency of [1, 4]) {
   for (const client of ['sqlite', 'postgresql'] as const) {
-    for (const logLines of [false, true]) {
-      const tag = `dpc${client === 'sqlite' ? 's' : 'p'}${logLines ? 'l' : ''}${concurrency}`;
-      cases.push({ label: `DPC ${client} c=${concurrency}${logLines ? ' log lines' : ''}`, run: (n) => benchDpc({ client, schema: schema(tag), jobs: n, concurrency, logLines, warmupJobs: threadWarmupJobs }) });
+    // Log lines per job: none, one (with the configured fsync policy, and without fsync, which prices it), a hundred.
+    for (const [logLines, fsync] of [[0], [1], [1, 'none'], [100]] as [number, 'none'?][]) {
+      const tag = `dpc${client === 'sqlite' ? 's' : 'p'}l${logLines}${fsync ?? ''}${concurrency}`;
+      cases.push({
+        label: `DPC ${client} c=${concurrency} ${logLines} log line(s)${fsync ? ` fsync ${fsync}` : ''}`,
+        run: (n) => benchDpc({ client, schema: schema(tag), jobs: n, concurrency, logLines, fsync, warmupJobs: threadWarmupJobs }),
+      });
     }
   }
   for (const batched of [false, true]) {
