@@ -98,6 +98,18 @@ export function backupsOf(bytes: number, logMaxKb: number, logBackups: number): 
   return Math.min(Math.floor(Math.max(bytes - 1, 0) / (logMaxKb * 1024)), logBackups);
 }
 
+/** The time of a line, made once per millisecond: `toISOString` cost more than the rest of a line. */
+let stampMs = 0;
+let stamp = '';
+function now(): string {
+  const ms = Date.now();
+  if (ms !== stampMs) {
+    stampMs = ms;
+    stamp = new Date(ms).toISOString();
+  }
+  return stamp;
+}
+
 /**
  * What one run of a job attempt logs, on the writer's side: lines wait in memory until
  * `flush` writes them to the writer's segment (at the end of a thread's batch, or while the
@@ -105,6 +117,7 @@ export function backupsOf(bytes: number, logMaxKb: number, logBackups: number): 
  * gets one marker line and drops the rest.
  */
 export class JobLog {
+  /** Bytes written so far: the log's size once nothing waits. */
   bytes = 0;
   truncated = false;
   /** Every extent written, in order. */
@@ -112,34 +125,36 @@ export class JobLog {
   /** Extents before this index were handed on while the job ran: never grown after that. */
   private handed = 0;
   private pending: string[] = [];
-  private pendingBytes = 0;
+  /** UTF-16 units waiting: a line's bytes are counted when it is written, or near the cap. */
+  private pendingChars = 0;
   lastFlush = 0;
 
   constructor(private readonly capBytes: number) {}
 
   get written(): boolean {
-    return this.bytes > 0;
+    return this.bytes > 0 || this.pending.length > 0;
   }
 
   get hasPending(): boolean {
-    return this.pendingBytes > 0;
+    return this.pending.length > 0;
   }
 
   line(message: string): void {
-    this.write(`${new Date().toISOString()} ${message.replace(/\n$/, '')}\n`);
+    this.write(`${now()} ${message.endsWith('\n') ? message.slice(0, -1) : message}\n`);
   }
 
   write(text: string): void {
     if (this.truncated) return;
-    let n = Buffer.byteLength(text);
-    if (this.bytes + n > this.capBytes) {
-      text = `${new Date().toISOString()} [DPC: this log reached its cap of ${Math.round(this.capBytes / 1024)} KiB (pfs.local.logMaxKb × (1 + logBackups)); later lines were dropped]\n`;
-      n = Buffer.byteLength(text);
-      this.truncated = true;
+    // A UTF-16 unit is at most 3 bytes of UTF-8: far below the cap, nothing need be counted.
+    if (this.bytes + 3 * (this.pendingChars + text.length) > this.capBytes) {
+      const waiting = Buffer.byteLength(this.pending.join(''));
+      if (this.bytes + waiting + Buffer.byteLength(text) > this.capBytes) {
+        text = `${now()} [DPC: this log reached its cap of ${Math.round(this.capBytes / 1024)} KiB (pfs.local.logMaxKb × (1 + logBackups)); later lines were dropped]\n`;
+        this.truncated = true;
+      }
     }
     this.pending.push(text);
-    this.pendingBytes += n;
-    this.bytes += n;
+    this.pendingChars += text.length;
   }
 
   /** Writes what waits, in one write. */
@@ -154,16 +169,17 @@ export class JobLog {
     return out;
   }
 
-  /** @internal What `flushLogs` writes: the lines waiting, then forgotten. */
-  take(): { text: string; bytes: number } {
-    const out = { text: this.pending.length === 1 ? this.pending[0] : this.pending.join(''), bytes: this.pendingBytes };
+  /** @internal What `flushLogs` writes: the lines waiting, encoded, then forgotten. */
+  take(): Buffer {
+    const out = Buffer.from(this.pending.length === 1 ? this.pending[0] : this.pending.join(''));
     this.pending = [];
-    this.pendingBytes = 0;
+    this.pendingChars = 0;
     return out;
   }
 
   /** @internal */
   wrote(segment: string, pos: number, bytes: number): void {
+    this.bytes += bytes;
     const last = this.extents.length > this.handed ? this.extents[this.extents.length - 1] : undefined;
     if (last && last.segment === segment && last.pos + last.bytes === pos) last.bytes += bytes;
     else this.extents.push({ segment, pos, bytes });
@@ -175,21 +191,15 @@ export class JobLog {
  * an extent of its own: a batch of hundreds of short jobs costs one system call.
  */
 export function flushLogs(logs: JobLog[], segment: SegmentWriter): void {
-  const parts: { log: JobLog; bytes: number }[] = [];
-  const texts: string[] = [];
-  for (const log of logs) {
-    if (!log.hasPending) continue;
-    const { text, bytes } = log.take();
-    parts.push({ log, bytes });
-    texts.push(text);
-  }
+  const parts: { log: JobLog; buf: Buffer }[] = [];
+  for (const log of logs) if (log.hasPending) parts.push({ log, buf: log.take() });
   if (parts.length === 0) return;
-  const at = segment.append(Buffer.from(texts.length === 1 ? texts[0] : texts.join('')));
+  const at = segment.append(parts.length === 1 ? parts[0].buf : Buffer.concat(parts.map((p) => p.buf)));
   let pos = at.pos;
-  const now = Date.now();
+  const ms = Date.now();
   for (const p of parts) {
-    p.log.wrote(at.segment, pos, p.bytes);
-    p.log.lastFlush = now;
-    pos += p.bytes;
+    p.log.wrote(at.segment, pos, p.buf.length);
+    p.log.lastFlush = ms;
+    pos += p.buf.length;
   }
 }

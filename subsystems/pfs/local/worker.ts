@@ -142,7 +142,7 @@ export default async function runJobs(input: WorkerInput): Promise<WorkerOutput>
   const heap = { mb: heapMb(), jobs: 0 };
   const began = performance.now();
   // The logs of the batch's jobs that ended: written together, in one write, before the batch returns.
-  const ended: JobLog[] = [];
+  const ended: { log: JobLog; out: JobOutput }[] = [];
   try {
     for (const job of input.jobs) {
       if (out.length > 0 && performance.now() - began > input.batchMs) break;
@@ -151,7 +151,9 @@ export default async function runJobs(input: WorkerInput): Promise<WorkerOutput>
         continue;
       }
       current = { slot: job.slot };
-      out.push(await runJob(job, input, starts, current, heap, ended));
+      const [output, log] = await runJob(job, input, starts, current, heap);
+      out.push(output);
+      if (log) ended.push({ log, out: output });
       starts[job.slot] = RETURNED;
     }
   } finally {
@@ -159,15 +161,19 @@ export default async function runJobs(input: WorkerInput): Promise<WorkerOutput>
     // Written (and with fsync `batch`, synced) before the outcomes can go to the database.
     if (ended.length > 0) {
       const seg = segmentOf(input.jobLog);
-      flushLogs(ended, seg);
+      flushLogs(
+        ended.map((e) => e.log),
+        seg,
+      );
       seg.sync();
+      for (const { log, out: o } of ended) o.log = { extents: log.extents, bytes: log.bytes };
     }
   }
-  // Each output's log holds its JobLog's own list of extents, complete now.
   return out;
 }
 
-async function runJob(job: WorkerJob, input: WorkerInput, starts: Float64Array, current: Current, heap: { mb: number; jobs: number }, ended: JobLog[]): Promise<JobOutput> {
+/** The job's output, and its log for the batch to write (the output's `log` is set then). */
+async function runJob(job: WorkerJob, input: WorkerInput, starts: Float64Array, current: Current, heap: { mb: number; jobs: number }): Promise<[JobOutput, JobLog | undefined]> {
   const startedAt = Date.now();
   starts[job.slot] = startedAt;
   const heapBefore = heap.mb;
@@ -214,21 +220,12 @@ async function runJob(job: WorkerJob, input: WorkerInput, starts: Float64Array, 
     if (log?.written || err instanceof Error) logLine(`FAILED: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
   }
   const wallMs = performance.now() - started;
-  if (log) {
-    live.delete(log);
-    ended.push(log);
-  }
+  if (log) live.delete(log);
   if (wallMs >= HEAP_READ_MS || ++heap.jobs >= HEAP_READ_EVERY) {
     heap.mb = heapMb();
     heap.jobs = 0;
   }
-  return {
-    error,
-    result,
-    wallMs,
-    peakHeapMb: Math.max(heapBefore, heap.mb),
-    log: log ? { extents: log.extents, bytes: log.bytes } : undefined,
-  };
+  return [{ error, result, wallMs, peakHeapMb: Math.max(heapBefore, heap.mb) }, log];
 }
 
 function heapMb(): number {
