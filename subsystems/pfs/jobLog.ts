@@ -1,4 +1,4 @@
-import { closeSync, fdatasyncSync, openSync, writeSync } from 'node:fs';
+import { closeSync, fdatasync, fdatasyncSync, openSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { makeDir } from '../../core/files.js';
 
@@ -43,6 +43,11 @@ export class SegmentWriter {
   private opened = 0;
   private count = 0;
   private unsynced = false;
+  /** The last fdatasync begun: it covers every write made before it. */
+  private syncing: Promise<void> | undefined;
+  private syncsInFlight = 0;
+  /** Descriptors of rotated segments, closed once no fdatasync may be using them. */
+  private retired: number[] = [];
 
   constructor(private readonly o: SegmentOptions) {}
 
@@ -58,17 +63,32 @@ export class SegmentWriter {
     return { segment: this.name, pos };
   }
 
-  /** With fsync `batch`: what was appended is on the disk when this returns. */
-  sync(): void {
-    if (!this.o.fsync || !this.unsynced || this.fd < 0) return;
-    fdatasyncSync(this.fd);
+  /**
+   * With fsync `batch`: what was appended is on the disk when this settles. It runs in
+   * libuv's pool, so a thread runs its other batches meanwhile; a write made while one runs
+   * gets one of its own.
+   */
+  sync(): Promise<void> {
+    if (!this.o.fsync) return Promise.resolve();
+    if (!this.unsynced || this.fd < 0) return this.syncing ?? Promise.resolve();
     this.unsynced = false;
+    const fd = this.fd;
+    this.syncsInFlight++;
+    this.syncing = new Promise<void>((done, fail) => fdatasync(fd, (err) => (err ? fail(err) : done()))).finally(() => {
+      if (--this.syncsInFlight > 0) return;
+      for (const r of this.retired) closeSync(r);
+      this.retired = [];
+    });
+    return this.syncing;
   }
 
   close(): void {
     if (this.fd < 0) return;
-    this.sync();
-    closeSync(this.fd);
+    // What the next segment's sync will not cover goes to the disk now.
+    if (this.o.fsync && this.unsynced) fdatasyncSync(this.fd);
+    this.unsynced = false;
+    if (this.syncsInFlight > 0) this.retired.push(this.fd);
+    else closeSync(this.fd);
     this.fd = -1;
   }
 

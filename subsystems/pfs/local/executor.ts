@@ -258,7 +258,7 @@ export class LocalExecutor {
       r = await runProgram(type, jobSpec(job, job.params, this.outputRoot), write, held.controller.signal);
     } finally {
       this.runningLogs.delete(held);
-      this.segment.sync();
+      await this.segment.sync();
     }
     const logs = log.written ? jobLogName(job.workflowid, job.id, job.attempts + 1) : undefined;
     const measured = { wallMs: r.wallMs, cpuMs: r.cpuMs, peakMemMb: r.peakMemMb, logs };

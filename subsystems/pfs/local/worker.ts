@@ -99,7 +99,7 @@ function handOn(log: JobLog, o: WorkerLogOptions): void {
   log.flush(segmentOf(o));
   const extents = log.handOn();
   if (extents.length === 0) return;
-  segment!.sync();
+  // Not synced here: the batch's sync, before its outcome, covers these too.
   channel ??= new BroadcastChannel(o.channel);
   channel.postMessage({ jobid: job.jobid, attempt: job.attempt, extents } satisfies RunningExtents);
 }
@@ -165,7 +165,7 @@ export default async function runJobs(input: WorkerInput): Promise<WorkerOutput>
         ended.map((e) => e.log),
         seg,
       );
-      seg.sync();
+      await seg.sync();
       for (const { log, out: o } of ended) o.log = { extents: log.extents, bytes: log.bytes };
     }
   }
