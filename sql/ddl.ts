@@ -154,6 +154,12 @@ export class Ddl {
     this.statements.push(query.toQuery());
   }
 
+  /** Drops the foreign key `Columns.ref` made on `column` (not on SQLite, which cannot drop one without rebuilding the table). */
+  dropForeign(table: string, column: string): void {
+    if (this.dialect === 'sqlite') return;
+    this.statements.push(this.knex.raw('alter table ?? drop constraint ??', [name(table), fitted(table, column, 'fk')]).toQuery());
+  }
+
   dropIndex(table: string, suffix: string): void {
     this.statements.push(this.knex.raw('drop index ??', [name(`${table}_${suffix}`)]).toQuery());
   }

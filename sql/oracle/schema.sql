@@ -156,3 +156,5 @@ alter table "PFS_LOG_EXTENT" add constraint "PFS_LOG_EXTENT_SEGMENTID_FK" foreig
 create index "PFS_LOG_EXTENT_JOB_IX" on "PFS_LOG_EXTENT" ("JOBID", "ATTEMPT");
 create index "PFS_LOG_EXTENT_SEG_IX" on "PFS_LOG_EXTENT" ("SEGMENTID");
 alter table "PFS_LOG_FILE" add ("ATTEMPT" NUMBER(10), "SEGMENTID" NUMBER(19), "POS" NUMBER(19));
+alter table "PFS_LOG_FILE" drop constraint "PFS_LOG_FILE_JOBID_FK";
+alter table "PFS_LOG_FILE" drop constraint "PFS_LOG_FILE_WORKFLOWID_FK";

@@ -130,3 +130,5 @@ alter table "pfs_log_extent" add constraint "pfs_log_extent_segmentid_fk" foreig
 create index "pfs_log_extent_job_ix" on "pfs_log_extent" ("jobid", "attempt");
 create index "pfs_log_extent_seg_ix" on "pfs_log_extent" ("segmentid");
 alter table "pfs_log_file" add column "attempt" integer, add column "segmentid" bigint, add column "pos" bigint;
+alter table "pfs_log_file" drop constraint "pfs_log_file_jobid_fk";
+alter table "pfs_log_file" drop constraint "pfs_log_file_workflowid_fk";
