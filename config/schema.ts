@@ -131,8 +131,25 @@ export const configSchema = z
             cpus: z.number().int().min(0),
             /** Memory the jobs declared may use together, MiB; 0: 80 % of this machine's. */
             memoryMb: z.number().int().min(0),
+            /** A job's log is kept in parts of this size (the DPCT's rotated files)… */
             logMaxKb: z.number().int().min(1),
+            /** …this many besides the first (MAXBACKUPNUMBER); past them the log is cut with a marker line. */
             logBackups: z.number().int().min(0).max(100),
+          })
+          .strict(),
+        /** The job log store: append-only segment files, each job's extents in pfs_log_extent. */
+        jobLog: z
+          .object({
+            /** Where segments live; "": `<log.dir>/segments`. Several processes share one directory, so any console reads any job's log. */
+            dir: z.string(),
+            /** A segment is closed and a new one begun past this size… */
+            segmentMb: z.number().min(0.001).max(4096),
+            /** …or this age, so that none grows for ever and retention can delete whole old ones. */
+            segmentAgeMs: z.number().int().min(1000),
+            /** A running job's lines are written to its segment and recorded at most this long after it logged them. */
+            flushMs: z.number().int().min(1).max(60000),
+            /** `batch`: each writer fdatasyncs its segment before the outcomes of the jobs it wrote go to the database (lines survive a host crash); `none`: write(2) only (lines survive a kill -9 of DPC, not of the host). */
+            fsync: z.enum(['batch', 'none']),
           })
           .strict(),
       })

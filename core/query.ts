@@ -65,3 +65,28 @@ export function chunks<T>(items: readonly T[], size = IN_LIST_MAX): T[][] {
   for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
   return out;
 }
+
+/** A column of `insertColumns`: its name, and its PostgreSQL type (`bigint`, `integer`, `text`). */
+export type InsertColumn = readonly [name: string, pgType: 'bigint' | 'integer' | 'text'];
+
+/**
+ * A multi-row insert whose statement is the same whatever the number of rows: on PostgreSQL
+ * each column bound as one array and the rows made by `unnest`; on SQLite the rows bound as
+ * one JSON text and made by `json_each`. Knex's own multi-row insert is a statement as long
+ * as the rows, built and (on SQLite) parsed anew each time: for hundreds of rows per batch
+ * that was most of what logging a line per job cost. On Oracle, Knex's insert (array binds
+ * would need the driver's executeMany). `rows` hold values in the order of `columns`.
+ */
+export function insertColumns(knex: Knex, dialect: Dialect, table: string, columns: readonly InsertColumn[], rows: readonly (readonly (string | number | null)[])[]): Built {
+  const names = columns.map(([name]) => name);
+  if (dialect === 'postgresql') {
+    const arrays = columns.map((_, i) => rows.map((r) => r[i]));
+    const types = columns.map(([, type]) => `?::${type}[]`).join(', ');
+    return knex.raw(`insert into ?? (${names.map(() => '??').join(', ')}) select * from unnest(${types})`, [table, ...names, ...arrays] as Knex.RawBinding[]);
+  }
+  if (dialect === 'sqlite') {
+    const values = columns.map((_, i) => `json_extract(value, '$[${i}]')`).join(', ');
+    return knex.raw(`insert into ?? (${names.map(() => '??').join(', ')}) select ${values} from json_each(?)`, [table, ...names, JSON.stringify(rows)]);
+  }
+  return knex(table).insert(rows.map((r) => Object.fromEntries(names.map((n, i) => [n, r[i]]))));
+}

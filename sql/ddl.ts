@@ -155,10 +155,10 @@ export class Ddl {
     this.statements.push(query.toQuery());
   }
 
-  /** A foreign key of a column made with `ref` (PostgreSQL and Oracle: SQLite cannot drop a constraint). */
-  dropForeignKey(table: string, column: string): void {
-    if (this.dialect === 'sqlite') throw new Error(`SQLite cannot drop the foreign key of ${table}.${column}`);
-    this.statements.push(this.knex.raw('alter table ?? drop constraint ??', [table, name(`${table}_${column}_fk`)]).toQuery());
+  /** Drops the foreign key `Columns.ref` made on `column` (not on SQLite, which cannot drop one without rebuilding the table). */
+  dropForeign(table: string, column: string): void {
+    if (this.dialect === 'sqlite') return;
+    this.statements.push(this.knex.raw('alter table ?? drop constraint ??', [name(table), fitted(table, column, 'fk')]).toQuery());
   }
 
   dropIndex(table: string, suffix: string): void {

@@ -9,6 +9,7 @@ import * as jobIndexes0003 from './migrations/0003_job_indexes.js';
 import * as jobRanges0004 from './migrations/0004_job_ranges.js';
 import * as queueIndexes0005 from './migrations/0005_queue_indexes.js';
 import * as jobClaims0006 from './migrations/0006_job_claims.js';
+import * as jobLogStore0007 from './migrations/0007_job_log_store.js';
 import * as fairShare0008 from './migrations/0008_fair_share.js';
 import * as jobCreation0009 from './migrations/0009_job_creation.js';
 
@@ -18,7 +19,17 @@ interface Migration {
 }
 
 /** Every migration, in order. A new one is appended here; a landed one is never edited. */
-const migrations: Migration[] = [schema0001, runManagement0002, jobIndexes0003, jobRanges0004, queueIndexes0005, jobClaims0006, fairShare0008, jobCreation0009];
+const migrations: Migration[] = [
+  schema0001,
+  runManagement0002,
+  jobIndexes0003,
+  jobRanges0004,
+  queueIndexes0005,
+  jobClaims0006,
+  jobLogStore0007,
+  fairShare0008,
+  jobCreation0009,
+];
 
 export const MIGRATION_TABLE = 'dpc_migration';
 

@@ -16,5 +16,5 @@ export const name = '0009_job_creation';
 
 export function up(ddl: Ddl): void {
   if (ddl.dialect !== 'postgresql') return;
-  for (const column of ['workflowid', 'stepid', 'solutionid']) ddl.dropForeignKey('rms_job', column);
+  for (const column of ['workflowid', 'stepid', 'solutionid']) ddl.dropForeign('rms_job', column);
 }

@@ -125,6 +125,18 @@ create index "rms_job_waiting_ix" on "rms_job" ("status", "run_after") where "st
 alter table "rms_job" add column "claim" integer not null default '0', add column "lapsed_by" varchar(64);
 create index "rms_job_lapsed_ix" on "rms_job" ("lapsed_by") where "lapsed_by" is not null;
 
+-- migration 0007_job_log_store
+create table "pfs_log_segment" ("id" bigserial primary key, "name" varchar(200) not null, "created" bigint not null);
+alter table "pfs_log_segment" add constraint "pfs_log_segment_name_uq" unique ("name");
+create index "pfs_log_segment_created_ix" on "pfs_log_segment" ("created");
+create table "pfs_log_extent" ("id" bigserial primary key, "segmentid" bigint not null, "jobid" bigint not null, "attempt" integer not null, "pos" bigint not null, "bytes" bigint not null, "created" bigint not null);
+alter table "pfs_log_extent" add constraint "pfs_log_extent_segmentid_fk" foreign key ("segmentid") references "pfs_log_segment" ("id");
+create index "pfs_log_extent_job_ix" on "pfs_log_extent" ("jobid", "attempt");
+create index "pfs_log_extent_seg_ix" on "pfs_log_extent" ("segmentid");
+alter table "pfs_log_file" add column "attempt" integer, add column "segmentid" bigint, add column "pos" bigint;
+alter table "pfs_log_file" drop constraint "pfs_log_file_jobid_fk";
+alter table "pfs_log_file" drop constraint "pfs_log_file_workflowid_fk";
+
 -- migration 0008_fair_share
 alter table "rms_job" add column "shareid" bigint;
 update "rms_job" set "shareid" = "workflowid";

@@ -98,6 +98,17 @@ alter table `rms_job` add column `claim` integer not null default '0';
 alter table `rms_job` add column `lapsed_by` varchar(64);
 create index `rms_job_lapsed_ix` on `rms_job` (`lapsed_by`) where `lapsed_by` is not null;
 
+-- migration 0007_job_log_store
+create table `pfs_log_segment` (`id` integer not null primary key autoincrement, `name` varchar(200) not null, `created` bigint not null);
+create unique index `pfs_log_segment_name_uq` on `pfs_log_segment` (`name`);
+create index `pfs_log_segment_created_ix` on `pfs_log_segment` (`created`);
+create table `pfs_log_extent` (`id` integer not null primary key autoincrement, `segmentid` bigint not null, `jobid` bigint not null, `attempt` integer not null, `pos` bigint not null, `bytes` bigint not null, `created` bigint not null, constraint `pfs_log_extent_segmentid_fk` foreign key(`segmentid`) references `pfs_log_segment`(`id`));
+create index `pfs_log_extent_job_ix` on `pfs_log_extent` (`jobid`, `attempt`);
+create index `pfs_log_extent_seg_ix` on `pfs_log_extent` (`segmentid`);
+alter table `pfs_log_file` add column `attempt` integer;
+alter table `pfs_log_file` add column `segmentid` bigint;
+alter table `pfs_log_file` add column `pos` bigint;
+
 -- migration 0008_fair_share
 alter table `rms_job` add column `shareid` bigint;
 update `rms_job` set `shareid` = `workflowid`;

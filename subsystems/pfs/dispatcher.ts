@@ -3,11 +3,10 @@ import type { Logger } from 'winston';
 import type { Config } from '../../config/schema.js';
 import type { Clock } from '../../core/clock.js';
 import { isOutage } from '../../core/db.js';
-import { chunks, INSERT_ROWS_MAX } from '../../core/query.js';
 import { messageOf } from '../../core/errors.js';
 import type { ClaimedJob, Outcome, RmsService } from '../rms/index.js';
-import type { LocalExecutor, Ran } from './local/executor.js';
-import { insertLogFiles } from './sql/logFiles.js';
+import type { LocalExecutor, RunningLog } from './local/executor.js';
+import type { EndedLog, JobLogStore } from './logStore.js';
 
 /**
  * The coordinator of this process's local executor: claims READY jobs of the `local` pool
@@ -46,7 +45,10 @@ export class Dispatcher {
    */
   private readonly dispatched = new Map<number, ClaimedJob>();
   private outcomes: Outcome[] = [];
-  private logs: (NonNullable<Ran['log']> & { job: ClaimedJob })[] = [];
+  /** The logs of runs that ended, written with their outcomes. */
+  private logs: EndedLog[] = [];
+  /** Extents of running jobs' logs taken from the executor and not yet written (a write failed). */
+  private runningLogs: RunningLog[] = [];
   /** Since when changes wait to be written (they are within flushMs); undefined: none. */
   private pendingSince: number | undefined;
   /** The lanes' transactions in flight (two lanes only). */
@@ -83,6 +85,7 @@ export class Dispatcher {
     private readonly config: Config,
     private readonly clock: Clock,
     private readonly log: Logger,
+    private readonly store: JobLogStore,
     /** Claims and records in two lanes (see the class); one turn for both on SQLite. */
     private readonly lanes: 1 | 2,
     private readonly pool = 'local',
@@ -90,6 +93,11 @@ export class Dispatcher {
 
   start(): void {
     this.running = true;
+    // A running job's new lines are recorded at the next write, as a start is.
+    this.executor.onRunningLog = () => {
+      this.pendingSince ??= Date.now();
+      this.wake?.();
+    };
     this.loop = this.run();
     // Five renewals a lease: with a share of one half, one that fails leaves another before the jobs must stop.
     const every = Math.max(Math.floor(this.config.rms.jobLeaseMs / 5), 100);
@@ -251,6 +259,7 @@ export class Dispatcher {
     if (this.leaseLostAt !== undefined) limit = 0;
     const outcomes = record ? this.outcomes : [];
     const logs = record ? this.logs : [];
+    const running = record ? this.runningLogs.concat(this.executor.takeRunningLogs()) : [];
     const started: ClaimedJob[] = [];
     if (record) {
       // A job is written RUNNING once it has run for flushMs: most short ones end before, and go from CLAIMED to their end.
@@ -264,14 +273,16 @@ export class Dispatcher {
       }
       this.outcomes = [];
       this.logs = [];
+      this.runningLogs = [];
       // Jobs queued in a thread: look again for their starts.
       this.pendingSince = this.dispatched.size > 0 ? Date.now() : undefined;
     }
-    if (limit === 0 && started.length === 0 && outcomes.length === 0) return 0;
+    if (limit === 0 && started.length === 0 && outcomes.length === 0 && running.length === 0) return 0;
     let claimed: ClaimedJob[] = [];
     try {
-      // The jobs' log files go in the same transaction as their outcomes: both, or neither and again.
-      const alongside = logs.length > 0 ? (trx: Knex.Transaction) => this.insertLogFiles(trx, logs) : undefined;
+      // The jobs' log extents go in the same transaction as their outcomes: both, or neither and again.
+      const alongside = logs.length > 0 || running.length > 0 ? (trx: Knex.Transaction) => this.store.record(trx, logs, running) : undefined;
+      if (alongside) await this.store.register(logs, running);
       if (limit > 0) this.claimSentAt = performance.now();
       claimed = await this.rms.queue.exchange({ started, outcomes, pool: this.pool, limit, alongside });
       this.outageLogged = false;
@@ -281,6 +292,7 @@ export class Dispatcher {
         for (const job of started) if (this.inFlight.has(job.id)) this.dispatched.set(job.id, job);
         this.outcomes.unshift(...outcomes);
         this.logs.unshift(...logs);
+        this.runningLogs.unshift(...running);
         // Tried again in a second, not at once: the database may be down.
         this.pendingSince = Date.now() + 1000 - this.config.pfs.flushMs;
       }
@@ -303,25 +315,6 @@ export class Dispatcher {
     }
     if (limit > 0) this.claimSentAt = undefined;
     return claimed.length;
-  }
-
-  private async insertLogFiles(trx: Knex.Transaction, logs: (NonNullable<Ran['log']> & { job: ClaimedJob })[]): Promise<void> {
-    const now = this.clock.now();
-    for (const part of chunks(logs, INSERT_ROWS_MAX)) {
-      const rows = part.map((l) => ({
-        filename: l.filename,
-        jobid: l.job.id,
-        subsystem: 'pfs',
-        taskname: l.job.tasktype,
-        workflowid: l.job.workflowid,
-        maxbackupnumber: this.config.pfs.local.logBackups,
-        numberofbackup: l.backups,
-        bytes: l.bytes,
-        created: now,
-        updated: now,
-      }));
-      await insertLogFiles(trx, { rows });
-    }
   }
 
   /**

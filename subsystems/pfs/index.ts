@@ -1,6 +1,4 @@
 import { join, resolve } from 'node:path';
-import { Router } from 'express';
-import { coreErrors } from '../../core/errors.js';
 import type { Context, Subsystem } from '../../core/subsystem.js';
 import type { DssService } from '../dss/index.js';
 import type { RmsService } from '../rms/index.js';
@@ -8,7 +6,9 @@ import type { SmasService } from '../smas/index.js';
 import { Dispatcher } from './dispatcher.js';
 import { pfsErrors } from './errors.js';
 import { LocalExecutor } from './local/executor.js';
+import { JobLogStore } from './logStore.js';
 import { purgeJobLogs } from './retention.js';
+import { pfsApi } from './routes.js';
 import { assertRunjobBuilt } from './runjob.js';
 import { insertPool, listPools, updatePool } from './sql/pools.js';
 import type { TaskTypes } from './tasks.js';
@@ -31,8 +31,15 @@ export interface PfsService {
   drain(pool: string, who: { username: string; reason?: string }): Promise<void>;
   open(pool: string, who: { username: string; reason?: string }): Promise<void>;
   pools(): Promise<PoolState[]>;
-  /** Archives the job log files and their rows last written before `before`. */
+  /** Archives the job logs last written before `before`, and deletes the segments no writer writes any more that are older. */
   purge(dir: string, before: number): Promise<number>;
+  /** The job log store: a job's log by attempt, as the Logs page reads it. */
+  jobLogs: JobLogStore;
+}
+
+/** Where job log segments live: pfs.jobLog.dir, or `<log.dir>/segments`. */
+export function jobLogDir(config: Context['config']): string {
+  return resolve(config.pfs.jobLog.dir || join(config.log.dir, 'segments'));
 }
 
 const POOL = /^[A-Za-z0-9_.-]{1,32}$/;
@@ -43,6 +50,7 @@ export function createPfs(ctx: Context<{ rms: RmsService; dss: DssService; smas:
   let executor: LocalExecutor | undefined;
   let dispatcher: Dispatcher | undefined;
   let poolTimer: NodeJS.Timeout | undefined;
+  const store = new JobLogStore(db, jobLogDir(config), config.pfs, clock);
 
   async function setPool(name: string, state: 'OPEN' | 'DRAINED', who: { username: string; reason?: string }): Promise<void> {
     if (!POOL.test(name)) throw pfsErrors.unknownPool(name);
@@ -74,21 +82,23 @@ export function createPfs(ctx: Context<{ rms: RmsService; dss: DssService; smas:
     open: (pool, who) => setPool(pool, 'OPEN', who),
     pools,
     purge: async (dir, before) =>
-      (await purgeJobLogs({ db, dir, logDir: resolve(config.log.dir), before, batchSize: config.rms.retention.batchSize, log })).archived,
+      (
+        await purgeJobLogs({
+          db,
+          dir,
+          logDir: resolve(config.log.dir),
+          store,
+          segmentAgeMs: config.pfs.jobLog.segmentAgeMs,
+          now: clock.now(),
+          before,
+          batchSize: config.rms.retention.batchSize,
+          log,
+        })
+      ).archived,
+    jobLogs: store,
   };
 
-  const api = Router();
-  api.get('/pools', async (_req, res) => {
-    res.json({ pools: await pools() });
-  });
-  for (const [action, state] of [['drain', 'DRAINED'], ['open', 'OPEN']] as const) {
-    api.post(`/pools/:name/${action}`, async (req, res) => {
-      const reason = (req.body ?? {}).reason;
-      if (reason !== undefined && typeof reason !== 'string') throw coreErrors.badRequest('reason must be text');
-      await setPool(req.params.name, state, { username: (res.locals.username as string | undefined) ?? 'console', reason });
-      res.json({ pools: await pools() });
-    });
-  }
+  const api = pfsApi({ pools, setPool, store, rms: services.rms });
 
   return {
     name: 'pfs',
@@ -96,8 +106,10 @@ export function createPfs(ctx: Context<{ rms: RmsService; dss: DssService; smas:
     api,
     async start() {
       assertRunjobBuilt();
-      executor = new LocalExecutor(config.pfs.local, services.tasks, resolve(config.log.dir), join(services.dss.area('staging'), 'jobs'));
-      dispatcher = new Dispatcher(services.rms, executor, config, clock, log, db.dialect === 'sqlite' ? 1 : 2);
+      // Segment names carry the process: writers of every process that shares the directory never collide.
+      const writer = ctx.processId.replace(/[^A-Za-z0-9_.-]/g, '_');
+      executor = new LocalExecutor(config.pfs.local, services.tasks, { dir: store.dir, writer, config: config.pfs.jobLog }, join(services.dss.area('staging'), 'jobs'));
+      dispatcher = new Dispatcher(services.rms, executor, config, clock, log, store, db.dialect === 'sqlite' ? 1 : 2);
       await refreshPools();
       dispatcher.start();
       poolTimer = setInterval(() => void refreshPools().catch(() => undefined), config.pfs.pollMs * 5);

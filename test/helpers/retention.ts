@@ -7,6 +7,8 @@ import { readArchive } from '../../core/archive.js';
 import type { Db } from '../../core/db.js';
 import { insertedId } from '../../core/query.js';
 import { testDb, type TestEnv } from './env.js';
+import { systemClock } from '../../core/clock.js';
+import { JobLogStore } from '../../subsystems/pfs/logStore.js';
 
 /**
  * A database for the retention tests of RMS, EMS, PFS and core's archive: each test starts
@@ -95,4 +97,9 @@ export async function archivedIds(files: string[]): Promise<number[]> {
 /** The columns of `table`, lower-case and sorted, to compare with what its archive holds. */
 export async function columnsOf(table: string): Promise<string[]> {
   return Object.keys(await knex(table).columnInfo()).map((c) => c.toLowerCase()).sort();
+}
+
+/** What purgeJobLogs needs of PFS: the old log folder, the segment store, now. */
+export function logStore() {
+  return { db: t.db, dir: archive, logDir, store: new JobLogStore(t.db, join(logDir, 'segments'), t.config.pfs, systemClock), segmentAgeMs: 3_600_000, now: Date.now() };
 }

@@ -18,7 +18,7 @@ beforeEach(() => {
   dir = mkdtempSync(join(tmpdir(), 'dpc-executor-'));
   const tasks = new TaskTypes();
   for (const name of ['noop', 'sleep', 'crashIf', 'echoSpec']) tasks.register({ name: `t.${name}`, kind: 'function', module: TASKS, export: name });
-  executor = new LocalExecutor(CONFIG, tasks, join(dir, 'log'), join(dir, 'out'));
+  executor = new LocalExecutor(CONFIG, tasks, { dir: join(dir, 'segments'), writer: 'test', config: { dir: '', segmentMb: 64, segmentAgeMs: 3_600_000, flushMs: 200, fsync: 'none' } }, join(dir, 'out'));
 });
 afterEach(async () => {
   await executor.close();

@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { ended, jobsOf, operator, startHarness, type Harness } from '../fixtures/rms-harness.js';
@@ -60,10 +60,9 @@ describe('external programs', () => {
     const [job] = await jobsOf(h, s.id);
     expect(job.status).toBe('SUCCESS');
     expect(Number(job.peak_mem_mb)).toBeGreaterThan(0);
-    expect(job.logs).toBeTruthy();
-    const logFile = join(h.dpc.config.log.dir, String(job.logs));
-    expect(existsSync(logFile)).toBe(true);
-    const printed = /spec is (\S+job-spec\.json)/.exec(readFileSync(logFile, 'utf8'));
+    expect(job.logs).toBe(`${s.id}/${Number(job.id)}.1.log`);
+    const store = h.pfs.jobLogs;
+    const printed = /spec is (\S+job-spec\.json)/.exec((await store.read(await store.extents(Number(job.id), 1))).toString());
     expect(printed).not.toBeNull();
     const spec = JSON.parse(readFileSync(printed![1], 'utf8')) as { jobid: number; params: unknown; attempt: number };
     expect(spec).toMatchObject({ jobid: Number(job.id), params: { hello: 'world' }, attempt: 1 });

@@ -5,7 +5,7 @@ import { readArchive } from '../../core/archive.js';
 import { purgeJobLogs } from '../../subsystems/pfs/retention.js';
 import { LOG_FILE_ARCHIVE_COLUMNS } from '../../subsystems/pfs/sql/retention.js';
 import { purgeFinishedJobs } from '../../subsystems/rms/retention.js';
-import { archive, columnsOf, CUTOFF, ids, insert, job, log, logDir, ms, run, t, useRetentionDb, warnings, workflow } from '../helpers/retention.js';
+import { archive, columnsOf, CUTOFF, ids, insert, job, log, logDir, logStore, ms, run, t, useRetentionDb, warnings, workflow } from '../helpers/retention.js';
 
 useRetentionDb();
 
@@ -35,7 +35,7 @@ describe('retention of job logs', () => {
     const silentJob = await job(w, 'SUCCESS', '2026-02-02T00:00:00Z');
     const silentRow = await logRow(silentJob, `jobs/${w.workflowid}/${silentJob}.log`, '2026-02-02T00:00:00Z');
 
-    const { archived, files, moved } = await purgeJobLogs({ db: t.db, dir: archive, logDir, before: CUTOFF, batchSize: 100, log });
+    const { archived, files, moved } = await purgeJobLogs({ ...logStore(), before: CUTOFF, batchSize: 100, log });
 
     expect(archived).toBe(2);
     expect(moved).toBe(3);
@@ -64,7 +64,7 @@ describe('retention of job logs', () => {
       filename: `../${basename(outside)}`, subsystem: 'pfs', maxbackupnumber: 0, numberofbackup: 0, bytes: 8,
       created: ms('2026-01-05T00:00:00Z'), updated: ms('2026-01-05T00:00:00Z'),
     });
-    const { archived, moved } = await purgeJobLogs({ db: t.db, dir: archive, logDir, before: CUTOFF, batchSize: 100, log });
+    const { archived, moved } = await purgeJobLogs({ ...logStore(), before: CUTOFF, batchSize: 100, log });
     expect([archived, moved]).toEqual([1, 0]);
     expect(readFileSync(outside, 'utf8')).toBe('keep me\n');
     expect(warnings.join('\n')).toMatch(/outside/);

@@ -6,7 +6,7 @@ import { purgeDeliveredEvents } from '../../subsystems/ems/retention.js';
 import { purgeJobLogs } from '../../subsystems/pfs/retention.js';
 import { purgeFinishedJobs } from '../../subsystems/rms/retention.js';
 import { JOB_ARCHIVE_COLUMNS } from '../../subsystems/rms/sql/retention.js';
-import { archive, archivedIds, columnsOf, CUTOFF, ids, insert, job, knex, log, logDir, ms, t, useRetentionDb, workflow } from '../helpers/retention.js';
+import { archive, archivedIds, columnsOf, CUTOFF, ids, insert, job, knex, log, logDir, logStore, ms, t, useRetentionDb, workflow } from '../helpers/retention.js';
 
 useRetentionDb();
 
@@ -89,7 +89,7 @@ describe('retention of finished jobs', () => {
     expect(await archivedIds(first.files)).toEqual([plain]);
     expect(await ids('rms_job')).toEqual([logged]);
 
-    await purgeJobLogs({ db: t.db, dir: archive, logDir, before: CUTOFF, batchSize: 100, log });
+    await purgeJobLogs({ ...logStore(), before: CUTOFF, batchSize: 100, log });
     const second = await purgeFinishedJobs({ db: t.db, dir: archive, before: CUTOFF, batchSize: 100, log });
     expect(await archivedIds(second.files)).toEqual([logged]);
     expect(await ids('rms_job')).toEqual([]);
@@ -118,7 +118,7 @@ describe('retention of finished jobs', () => {
     const before = await snapshot();
     const far = ms('2030-01-01T00:00:00Z');
 
-    await purgeJobLogs({ db: t.db, dir: archive, logDir, before: far, batchSize: 100, log });
+    await purgeJobLogs({ ...logStore(), before: far, batchSize: 100, log });
     await purgeFinishedJobs({ db: t.db, dir: archive, before: far, batchSize: 100, log });
     await purgeDeliveredEvents({ db: t.db, dir: archive, before: far, batchSize: 100, log });
 

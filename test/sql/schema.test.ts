@@ -64,7 +64,8 @@ function rangePartitionKey(table: CreateTable): string | undefined {
 /** Constraint and index names: Oracle wants each unique in the schema. */
 function objectNames(ddl: string): string[] {
   return [
-    ...[...ddl.matchAll(/\bconstraint\s+"?(\w+)"?/gi)].map((m) => m[1].toUpperCase()),
+    // Made, not dropped (migration 0007 drops two foreign keys).
+    ...[...ddl.matchAll(/(?<!\bdrop\s+)\bconstraint\s+"?(\w+)"?/gi)].map((m) => m[1].toUpperCase()),
     ...[...ddl.matchAll(/\bcreate\s+(?:unique\s+)?index\s+["`]?(\w+)["`]?/gi)].map((m) => m[1].toUpperCase()),
   ];
 }

@@ -20,10 +20,12 @@ export interface DpcOptions {
   jobs: number;
   /** Worker threads of the local executor. */
   concurrency: number;
-  /** Log lines each job writes: 0 or 1 (a workflow of bench-workflows.ts for each). */
+  /** Log lines each job writes: 0, 1 or 100. */
   logLines: number;
   /** Instances the jobs are shared between, each created on its own and all run at once (default 1). */
   workflows?: number;
+  /** pfs.jobLog.fsync (default: the configured one). */
+  fsync?: 'batch' | 'none';
   /**
    * Jobs run untimed first, by the same server: its worker threads are new, and each
    * compiles its code anew, as the main thread did in the run before (default none).
@@ -37,7 +39,7 @@ const definitions = fileURLToPath(new URL(`./bench-workflows.${import.meta.url.e
 const who = { username: 'bench', reason: 'benchmark' };
 
 /** The workflow of bench-workflows.ts whose jobs write so many log lines. */
-const WORKFLOW_OF_LOG_LINES: Record<number, string> = { 0: 'bench', 1: 'benchLog' };
+const WORKFLOW_OF_LOG_LINES: Record<number, string> = { 0: 'bench', 1: 'benchLog', 100: 'benchLog' };
 
 /** Starts a DPC in this process on a fresh database, its local pool of `concurrency` threads. */
 async function startBenchDpc(o: { client: 'sqlite' | 'postgresql'; schema?: string; concurrency: number }) {
@@ -55,6 +57,7 @@ async function startBenchDpc(o: { client: 'sqlite' | 'postgresql'; schema?: stri
     DPC_DSS__MINFREEMB: '0',
     DPC_RMS__DEMO: 'false',
     DPC_PFS__LOCAL__THREADS: String(o.concurrency),
+    ...(o.fsync ? { DPC_PFS__JOBLOG__FSYNC: o.fsync } : {}),
   };
   const config = loadConfig({ env });
   config.rms.definitions = [definitions];
@@ -102,7 +105,7 @@ export async function benchDpc(o: DpcOptions): Promise<PeerResult> {
     const t0 = performance.now();
     for (let i = 0; i < instances; i++) {
       const share = Math.floor(jobs / instances) + (i < jobs % instances ? 1 : 0);
-      ids.add((await rms.start(workflow, { params: { jobs: share } }, who)).id);
+      ids.add((await rms.start(workflow, { params: { jobs: share, lines: o.logLines } }, who)).id);
     }
     createMs = performance.now() - t0;
     await beforeOpen();
@@ -128,7 +131,7 @@ export async function benchDpc(o: DpcOptions): Promise<PeerResult> {
     const busy = Math.round(performance.eventLoopUtilization(elu).utilization * 100);
     return {
       peer: `DPC (${o.client})`,
-      mode: `main thread busy ${busy} %`,
+      mode: `${o.logLines === 0 ? 'no log lines' : `${o.logLines} log line(s)/job${o.fsync ? `, fsync ${o.fsync}` : ''}`}, main thread busy ${busy} %`,
       concurrency: o.concurrency,
       jobs: o.jobs,
       createMs: Math.round(createMs),

@@ -62,16 +62,18 @@ interface Case {
 const cases: Case[] = [];
 for (const concurrency of [1, 4]) {
   for (const database of ['sqlite', 'postgresql'] as const) {
-    const dpc = (logLines: number, workflows: number): Case => ({
+    const dpc = (logLines: number, workflows: number, fsync?: 'none'): Case => ({
       side: 'DPC',
-      mode: `${logLines} log line(s) per job${workflows > 1 ? `, ${workflows} workflows` : ''}`,
+      mode: `${logLines} log line(s) per job${fsync ? `, fsync ${fsync}` : ''}${workflows > 1 ? `, ${workflows} workflows` : ''}`,
       database,
       concurrency,
       logLines,
       workflows,
-      run: (n) => benchDpc({ client: database, schema: schema(`dpc${database[0]}${logLines}w${workflows}c${concurrency}`), jobs: n, concurrency, logLines, workflows, warmupJobs: threadWarmupJobs }),
+      run: (n) => benchDpc({ client: database, schema: schema(`dpc${database[0]}${logLines}${fsync ?? ''}w${workflows}c${concurrency}`), jobs: n, concurrency, logLines, fsync, workflows, warmupJobs: threadWarmupJobs }),
     });
-    for (const logLines of [0, 1]) cases.push(dpc(logLines, 1));
+    // Log lines per job: none, one (with the configured fsync policy, and without fsync, which prices it), a hundred.
+    for (const logLines of [0, 1, 100]) cases.push(dpc(logLines, 1));
+    cases.push(dpc(1, 1, 'none'));
     // Ten instances at once: what sharing the pool between workflows costs the claim.
     cases.push(dpc(0, 10));
   }

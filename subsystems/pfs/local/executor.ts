@@ -1,14 +1,15 @@
-import { existsSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { cpus as machineCpus, totalmem } from 'node:os';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
+import { BroadcastChannel } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import type { Config } from '../../../config/schema.js';
 import { messageOf } from '../../../core/errors.js';
 import type { ClaimedJob, Outcome } from '../../rms/index.js';
-import { JobLog, jobLogName } from '../jobLog.js';
+import { JobLog, jobLogName, logCapBytes, SegmentWriter, type Extent } from '../jobLog.js';
 import { jobSpec, type TaskType, type TaskTypes } from '../tasks.js';
 import { runProgram, StopAtOnce } from './program.js';
-import { RETURNED, type JobOutput, type WorkerInput, type WorkerJob, type WorkerOutput } from './worker.js';
+import { RETURNED, type JobOutput, type RunningExtents, type WorkerInput, type WorkerJob, type WorkerLogOptions, type WorkerOutput } from './worker.js';
 
 /** How long a cancelled or timed-out TypeScript task has to return before its thread is stopped. */
 const STOP_GRACE_MS = 1000;
@@ -27,10 +28,41 @@ const MAX_BATCH = 512;
 /** Jobs the executor holds at most, whatever its threads and pipeline. */
 const MAX_HELD = 8192;
 
+/** What a run of a job attempt logged, at its end: its size, and the extents not yet handed on while it ran. */
+export interface RunLog {
+  attempt: number;
+  bytes: number;
+  extents: Extent[];
+}
+
 export interface Ran {
   outcome: Outcome;
-  /** The job's log, if it wrote one: for pfs_log_file. */
-  log?: { filename: string; bytes: number; backups: number };
+  /** The job's log, if this run wrote one: for pfs_log_file and pfs_log_extent. */
+  log?: RunLog;
+}
+
+/** Extents a job wrote while it runs: recorded at the dispatcher's next write, so its log can be read meanwhile. */
+export interface RunningLog {
+  job: ClaimedJob;
+  attempt: number;
+  extents: Extent[];
+}
+
+/** Where this executor's jobs write their logs (pfs.jobLog). */
+export interface JobLogSettings {
+  /** The store's directory, resolved. */
+  dir: string;
+  /** This process, as segment names carry it. */
+  writer: string;
+  config: Config['pfs']['jobLog'];
+}
+
+/** Extents a worker thread handed on for a job of this executor while it runs. */
+interface ThreadRunLog {
+  untaken: Extent[];
+  /** `segment:pos` of those taken by the dispatcher, which the job's output lists again. */
+  taken: Set<string>;
+  bytes: number;
 }
 
 type FunctionType = Extract<TaskType, { kind: 'function' }>;
@@ -48,6 +80,10 @@ interface Held {
   stopping?: { reason: string; handBack: boolean };
   /** A program's own; the batch's for a TypeScript task (aborting it stops the thread). */
   controller?: AbortController;
+  /** A TypeScript task's log as its thread handed it on while it ran. */
+  threadLog?: ThreadRunLog;
+  /** A program's log, written by this thread. */
+  programLog?: JobLog;
 }
 
 /**
@@ -82,14 +118,30 @@ export class LocalExecutor {
   private readonly watchdog: NodeJS.Timeout;
   /** Where jobs write what they make, absolute (see `jobOutputDir`). */
   private readonly outputRoot: string;
+  private readonly workerLog: WorkerLogOptions;
+  /** Programs' output: one segment, written by this thread. */
+  private readonly segment: SegmentWriter;
+  private readonly channel: BroadcastChannel;
+  /** Held jobs with extents written while they run that the dispatcher has not taken. */
+  private readonly runningLogs = new Set<Held>();
+  /** Told when a running job wrote to its log: the dispatcher records it soon. */
+  onRunningLog: () => void = () => undefined;
 
   constructor(
     private readonly config: Config['pfs']['local'],
     private readonly tasks: TaskTypes,
-    private readonly logDir: string,
+    jobLog: JobLogSettings,
     outputRoot: string,
   ) {
     this.outputRoot = resolve(outputRoot);
+    const segment = { dir: jobLog.dir, maxBytes: jobLog.config.segmentMb * 2 ** 20, maxAgeMs: jobLog.config.segmentAgeMs, fsync: jobLog.config.fsync === 'batch' };
+    // The channel's name is this executor's own: several executors may share a process (tests, the benchmark).
+    const channel = `dpc-job-log-${randomBytes(6).toString('hex')}`;
+    this.workerLog = { ...segment, writer: jobLog.writer, capBytes: logCapBytes(config.logMaxKb, config.logBackups), flushMs: jobLog.config.flushMs, channel };
+    this.segment = new SegmentWriter({ ...segment, writer: `${jobLog.writer}-main` });
+    this.channel = new BroadcastChannel(channel);
+    this.channel.onmessage = (e) => this.onThreadLog((e as { data: RunningExtents }).data);
+    this.channel.unref();
     const cores = machineCpus().length;
     this.threads = config.threads || Math.max(cores - 1, 1);
     this.cpuBudget = config.cpus || cores;
@@ -191,6 +243,8 @@ export class LocalExecutor {
 
   private release(held: Held): void {
     this.held.delete(held.job.id);
+    // Its end brought every extent not taken: none is taken twice.
+    this.runningLogs.delete(held);
     this.cpusInUse -= held.cpus;
     this.memoryInUse -= held.job.memory_mb ?? 0;
     this.starts[held.slot] = 0;
@@ -199,21 +253,66 @@ export class LocalExecutor {
 
   private async runProgram(held: Held, type: Extract<TaskType, { kind: 'program' }>): Promise<Ran> {
     const { job, slot } = held;
-    const logName = jobLogName(job.workflowid, job.id);
-    const log = new JobLog(join(this.logDir, logName), this.config.logMaxKb * 1024, this.config.logBackups);
+    const log = (held.programLog = new JobLog(this.workerLog.capBytes));
     held.controller = new AbortController();
     this.starts[slot] = Date.now();
-    const r = await runProgram(type, jobSpec(job, job.params, this.outputRoot), log, held.controller.signal);
-    const measured = { wallMs: r.wallMs, cpuMs: r.cpuMs, peakMemMb: r.peakMemMb, logs: log.written ? logName : undefined };
-    return this.withLog(
-      held.stopping?.handBack
-        ? { job, status: 'HANDED_BACK', reason: held.stopping.reason }
-        : r.ok
-          ? { job, status: 'SUCCESS', result: r.result, ...measured }
-          : { job, status: 'FAILED', reason: held.stopping?.reason ?? r.reason ?? 'failed', ...measured },
-      job,
-      log,
-    );
+    // What the program prints is written as it comes (one write per read of its pipes), and
+    // recorded at the dispatcher's next write.
+    const write = (text: string) => {
+      log.write(text);
+      log.flush(this.segment);
+      this.runningLogs.add(held);
+      this.onRunningLog();
+    };
+    let r: Awaited<ReturnType<typeof runProgram>>;
+    try {
+      r = await runProgram(type, jobSpec(job, job.params, this.outputRoot), write, held.controller.signal);
+    } finally {
+      this.runningLogs.delete(held);
+      await this.segment.sync();
+    }
+    const logs = log.written ? jobLogName(job.workflowid, job.id, job.attempts + 1) : undefined;
+    const measured = { wallMs: r.wallMs, cpuMs: r.cpuMs, peakMemMb: r.peakMemMb, logs };
+    const outcome: Outcome = held.stopping?.handBack
+      ? { job, status: 'HANDED_BACK', reason: held.stopping.reason }
+      : r.ok
+        ? { job, status: 'SUCCESS', result: r.result, ...measured }
+        : { job, status: 'FAILED', reason: held.stopping?.reason ?? r.reason ?? 'failed', ...measured };
+    return { outcome, log: log.written ? { attempt: job.attempts + 1, bytes: log.bytes, extents: log.handOn() } : undefined };
+  }
+
+  /** Extents a thread wrote for a job that still runs; those of a job that has ended come with its output. */
+  private onThreadLog(m: RunningExtents): void {
+    const held = this.held.get(m.jobid);
+    if (!held || held.job.attempts + 1 !== m.attempt || held.type.kind !== 'function') return;
+    held.threadLog ??= { untaken: [], taken: new Set(), bytes: 0 };
+    held.threadLog.untaken.push(...m.extents);
+    for (const e of m.extents) held.threadLog.bytes += e.bytes;
+    this.runningLogs.add(held);
+    this.onRunningLog();
+  }
+
+  /**
+   * The extents running jobs wrote since the last call, for the dispatcher to record: a
+   * job's log is readable while it runs. Each extent is taken once; a job's end brings only
+   * those not taken.
+   */
+  takeRunningLogs(): RunningLog[] {
+    if (this.runningLogs.size === 0) return [];
+    const out: RunningLog[] = [];
+    for (const held of this.runningLogs) {
+      let extents: Extent[];
+      if (held.programLog) extents = held.programLog.handOn();
+      else {
+        const t = held.threadLog!;
+        extents = t.untaken;
+        t.untaken = [];
+        for (const e of extents) t.taken.add(`${e.segment}:${e.pos}`);
+      }
+      if (extents.length > 0) out.push({ job: held.job, attempt: held.job.attempts + 1, extents });
+    }
+    this.runningLogs.clear();
+    return out;
   }
 
   /** The jobs given in one turn of the event loop leave together, in batches. */
@@ -266,10 +365,8 @@ export class LocalExecutor {
       jobs,
       tasks,
       params,
-      logDir: this.logDir,
       outputRoot: this.outputRoot,
-      logMaxBytes: this.config.logMaxKb * 1024,
-      logBackups: this.config.logBackups,
+      jobLog: this.workerLog,
       batchMs: this.config.batchMs,
       shared: this.shared,
       slots: this.slots,
@@ -293,7 +390,7 @@ export class LocalExecutor {
   private ended(held: Held, out: JobOutput): Ran {
     const { job } = held;
     this.observe(job.tasktype, out.wallMs);
-    const logName = out.logWritten ? jobLogName(job.workflowid, job.id) : undefined;
+    const logName = out.log ? jobLogName(job.workflowid, job.id, job.attempts + 1) : undefined;
     const wallMs = Math.round(out.wallMs);
     // Written out, not spread from a shared part: one object per job, hundreds per batch.
     const outcome: Outcome = held.stopping?.handBack
@@ -301,7 +398,11 @@ export class LocalExecutor {
       : out.error === undefined
         ? { job, status: 'SUCCESS', result: out.result, wallMs, peakMemMb: out.peakHeapMb, logs: logName }
         : { job, status: 'FAILED', reason: held.stopping?.reason ?? out.error, wallMs, peakMemMb: out.peakHeapMb, logs: logName };
-    return { outcome, log: logName === undefined ? undefined : { filename: logName, bytes: out.logBytes, backups: out.logBackups } };
+    if (!out.log) return { outcome };
+    // The output lists every extent; those the dispatcher took while the job ran are recorded already.
+    const taken = held.threadLog?.taken;
+    const extents = taken && taken.size > 0 ? out.log.extents.filter((e) => !taken.has(`${e.segment}:${e.pos}`)) : out.log.extents;
+    return { outcome, log: { attempt: job.attempts + 1, bytes: out.log.bytes, extents } };
   }
 
   /** How a job ended whose thread died or was stopped before it said. */
@@ -311,13 +412,13 @@ export class LocalExecutor {
     const wallMs = started > 0 ? Date.now() - started : undefined;
     if (held.stopping) {
       const outcome: Outcome = held.stopping.handBack ? { job, status: 'HANDED_BACK', reason: held.stopping.reason } : { job, status: 'FAILED', reason: held.stopping.reason, wallMs };
-      return this.withLog(outcome, job);
+      return this.withLog(outcome, held);
     }
     // A thread that died took every job it held: the one that ran fails, the others go back.
     if (started === 0 && isThreadGone(err)) return { outcome: { job, status: 'HANDED_BACK', reason: `its worker thread stopped before it began: ${messageOf(err)}` } };
     if (started === RETURNED && isThreadGone(err)) return { outcome: { job, status: 'HANDED_BACK', reason: `its worker thread stopped before its result came back: ${messageOf(err)}` } };
     const reason = isThreadGone(err) ? `its worker thread crashed: ${messageOf(err)}` : messageOf(err);
-    return this.withLog({ job, status: 'FAILED', reason: reason || 'the task failed', wallMs }, job);
+    return this.withLog({ job, status: 'FAILED', reason: reason || 'the task failed', wallMs }, held);
   }
 
   /** Moving means that follow a change within some tens of jobs (the first job of a module also loads it). */
@@ -360,22 +461,26 @@ export class LocalExecutor {
   }
 
   /**
-   * The outcome with the job's log, if one was written by this attempt (`log`, when this
-   * thread wrote it) or an earlier one.
+   * The outcome of a job whose thread died or was stopped, with what its thread handed on of
+   * its log while it ran (what it had not yet written went with the thread).
    */
-  private withLog(outcome: Outcome, job: ClaimedJob, log?: JobLog): Ran {
-    const logName = jobLogName(job.workflowid, job.id);
-    const file = join(this.logDir, logName);
-    if (!log?.written && !existsSync(file)) return { outcome };
+  private withLog(outcome: Outcome, held: Held): Ran {
+    const t = held.threadLog;
+    if (!t) return { outcome };
+    this.runningLogs.delete(held);
+    const { job } = held;
+    const attempt = job.attempts + 1;
     return {
-      outcome: { ...outcome, ...(outcome.status === 'HANDED_BACK' ? {} : { logs: logName }) } as Outcome,
-      log: { filename: logName, bytes: log?.bytes ?? 0, backups: log?.backups ?? 0 },
+      outcome: { ...outcome, ...(outcome.status === 'HANDED_BACK' ? {} : { logs: jobLogName(job.workflowid, job.id, attempt) }) } as Outcome,
+      log: { attempt, bytes: t.bytes, extents: t.untaken },
     };
   }
 
   async close(): Promise<void> {
     clearInterval(this.watchdog);
     await this.pool.destroy();
+    this.channel.close();
+    this.segment.close();
   }
 }
 

@@ -3,7 +3,6 @@ import { existsSync } from 'node:fs';
 import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { makeDir } from '../../../core/files.js';
-import { JobLog } from '../jobLog.js';
 import { readUsage, runjobPath } from '../runjob.js';
 import type { JobSpec, TaskType } from '../tasks.js';
 
@@ -31,7 +30,8 @@ export class StopAtOnce extends Error {}
 export async function runProgram(
   type: Extract<TaskType, { kind: 'program' }>,
   spec: JobSpec,
-  log: JobLog,
+  /** Takes what the program prints on stdout and stderr: the job's log. */
+  write: (text: string) => void,
   signal: AbortSignal,
 ): Promise<ProgramRun> {
   makeDir(spec.outputDir);
@@ -47,8 +47,8 @@ export async function runProgram(
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, DPC_JOB_SPEC: specFile, DPC_JOB_ID: String(spec.jobid) },
   });
-  child.stdout.setEncoding('utf8').on('data', (s: string) => log.write(s));
-  child.stderr.setEncoding('utf8').on('data', (s: string) => log.write(s));
+  child.stdout.setEncoding('utf8').on('data', write);
+  child.stderr.setEncoding('utf8').on('data', write);
   let stopped: string | undefined;
   let killer: NodeJS.Timeout | undefined;
   const stop = () => {

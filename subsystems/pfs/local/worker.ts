@@ -4,10 +4,10 @@
  * job from its real start even when it waited behind others, and knows which job a thread
  * that died was running.
  */
-import { join } from 'node:path';
 import { getHeapStatistics } from 'node:v8';
+import { BroadcastChannel, threadId } from 'node:worker_threads';
 import { messageOf } from '../../../core/errors.js';
-import { JobLog, jobLogName } from '../jobLog.js';
+import { flushLogs, JobLog, SegmentWriter, type Extent, type SegmentOptions } from '../jobLog.js';
 import { jobSpec, type SpecSource, type TaskFunction } from '../tasks.js';
 
 export interface WorkerJob extends SpecSource {
@@ -24,15 +24,30 @@ export interface WorkerInput {
   tasks: Record<string, { module: string; exportName: string }>;
   /** The parameters (JSON) of each instance of the batch. */
   params: Record<number, string | null>;
-  logDir: string;
   outputRoot: string;
-  logMaxBytes: number;
-  logBackups: number;
+  jobLog: WorkerLogOptions;
   /** After this long the batch returns what it has done; the coordinator sends the rest again. */
   batchMs: number;
   /** Float64: the start time of the job in each slot; Int32 (after the times): 1 when it must stop. */
   shared: SharedArrayBuffer;
   slots: number;
+}
+
+/** How a thread writes its jobs' logs: into a segment of its own (`writer` gets the thread's id). */
+export interface WorkerLogOptions extends SegmentOptions {
+  /** A job's cap (see `logCapBytes`). */
+  capBytes: number;
+  /** A running job's lines are written and handed on at most this long after it logged them. */
+  flushMs: number;
+  /** The BroadcastChannel on which a running job's extents go to the coordinator. */
+  channel: string;
+}
+
+/** A running job's extents, as a thread hands them on while it runs (see the executor's `takeRunningLogs`). */
+export interface RunningExtents {
+  jobid: number;
+  attempt: number;
+  extents: Extent[];
 }
 
 export interface JobOutput {
@@ -43,9 +58,8 @@ export interface JobOutput {
   /** Wall time with fractions of a millisecond: what the coordinator sizes batches by. */
   wallMs: number;
   peakHeapMb: number;
-  logBytes: number;
-  logBackups: number;
-  logWritten: boolean;
+  /** The job's log, if it wrote one: every extent, those handed on while it ran included. */
+  log?: { extents: Extent[]; bytes: number };
 }
 
 /** The jobs of the batch that ran, in order; those after them did not start. */
@@ -63,6 +77,45 @@ const HEAP_READ_MS = 1;
 const HEAP_READ_EVERY = 64;
 
 const modules = new Map<string, Promise<Record<string, unknown>>>();
+
+/**
+ * This thread's segment, and the logs of the jobs it runs now (several with a pipeline):
+ * those that run past pfs.jobLog.flushMs are written and handed on while they run, so that
+ * their log can be read before they end.
+ */
+let segment: SegmentWriter | undefined;
+let channel: BroadcastChannel | undefined;
+const live = new Map<JobLog, { jobid: number; attempt: number }>();
+let liveTimer: NodeJS.Timeout | undefined;
+
+function segmentOf(o: WorkerLogOptions): SegmentWriter {
+  return (segment ??= new SegmentWriter({ ...o, writer: `${o.writer}-t${threadId}` }));
+}
+
+/** Writes a running job's waiting lines and hands their extents to the coordinator. */
+function handOn(log: JobLog, o: WorkerLogOptions): void {
+  const job = live.get(log);
+  if (!job) return;
+  log.flush(segmentOf(o));
+  const extents = log.handOn();
+  if (extents.length === 0) return;
+  // Not synced here: the batch's sync, before its outcome, covers these too.
+  channel ??= new BroadcastChannel(o.channel);
+  channel.postMessage({ jobid: job.jobid, attempt: job.attempt, extents } satisfies RunningExtents);
+}
+
+function watchLive(o: WorkerLogOptions): void {
+  if (liveTimer) return;
+  // An async task's lines are written while it awaits; a synchronous one writes them as it logs (`logLine`).
+  liveTimer = setInterval(() => {
+    const now = Date.now();
+    for (const log of live.keys()) if (log.hasPending && now - log.lastFlush >= o.flushMs) handOn(log, o);
+    if (live.size === 0) {
+      clearInterval(liveTimer);
+      liveTimer = undefined;
+    }
+  }, o.flushMs);
+}
 
 /** A task module; from source (tests, `dpc` under tsx) a TypeScript one goes through tsx. */
 async function load(module: string): Promise<Record<string, unknown>> {
@@ -88,29 +141,55 @@ export default async function runJobs(input: WorkerInput): Promise<WorkerOutput>
   }, 50);
   const heap = { mb: heapMb(), jobs: 0 };
   const began = performance.now();
+  // The logs of the batch's jobs that ended: written together, in one write, before the batch returns.
+  const ended: { log: JobLog; out: JobOutput }[] = [];
   try {
     for (const job of input.jobs) {
       if (out.length > 0 && performance.now() - began > input.batchMs) break;
       if (Atomics.load(stops, job.slot) === 1) {
-        out.push({ error: 'stopped before it began', wallMs: 0, peakHeapMb: 0, logBytes: 0, logBackups: 0, logWritten: false });
+        out.push({ error: 'stopped before it began', wallMs: 0, peakHeapMb: 0 });
         continue;
       }
       current = { slot: job.slot };
-      out.push(await runJob(job, input, starts, current, heap));
+      const [output, log] = await runJob(job, input, starts, current, heap);
+      out.push(output);
+      if (log) ended.push({ log, out: output });
       starts[job.slot] = RETURNED;
     }
   } finally {
     clearInterval(watch);
+    // Written (and with fsync `batch`, synced) before the outcomes can go to the database.
+    if (ended.length > 0) {
+      const seg = segmentOf(input.jobLog);
+      flushLogs(
+        ended.map((e) => e.log),
+        seg,
+      );
+      await seg.sync();
+      for (const { log, out: o } of ended) o.log = { extents: log.extents, bytes: log.bytes };
+    }
   }
   return out;
 }
 
-async function runJob(job: WorkerJob, input: WorkerInput, starts: Float64Array, current: Current, heap: { mb: number; jobs: number }): Promise<JobOutput> {
-  starts[job.slot] = Date.now();
+/** The job's output, and its log for the batch to write (the output's `log` is set then). */
+async function runJob(job: WorkerJob, input: WorkerInput, starts: Float64Array, current: Current, heap: { mb: number; jobs: number }): Promise<[JobOutput, JobLog | undefined]> {
+  const startedAt = Date.now();
+  starts[job.slot] = startedAt;
   const heapBefore = heap.mb;
   // A silent job costs no log and no signal: both are made when the task first asks.
   let log: JobLog | undefined;
-  const logLine = (m: string) => (log ??= new JobLog(join(input.logDir, jobLogName(job.workflowid, job.id)), input.logMaxBytes, input.logBackups)).line(m);
+  const o = input.jobLog;
+  const logLine = (m: string) => {
+    if (!log) {
+      log = new JobLog(o.capBytes);
+      log.lastFlush = startedAt;
+      live.set(log, { jobid: job.id, attempt: job.attempts + 1 });
+      watchLive(o);
+    }
+    log.line(m);
+    if (Date.now() - log.lastFlush >= o.flushMs) handOn(log, o);
+  };
   let controller: AbortController | undefined;
   const ctx = {
     log: logLine,
@@ -141,19 +220,12 @@ async function runJob(job: WorkerJob, input: WorkerInput, starts: Float64Array, 
     if (log?.written || err instanceof Error) logLine(`FAILED: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
   }
   const wallMs = performance.now() - started;
+  if (log) live.delete(log);
   if (wallMs >= HEAP_READ_MS || ++heap.jobs >= HEAP_READ_EVERY) {
     heap.mb = heapMb();
     heap.jobs = 0;
   }
-  return {
-    error,
-    result,
-    wallMs,
-    peakHeapMb: Math.max(heapBefore, heap.mb),
-    logBytes: log?.bytes ?? 0,
-    logBackups: log?.backups ?? 0,
-    logWritten: log?.written ?? false,
-  };
+  return [{ error, result, wallMs, peakHeapMb: Math.max(heapBefore, heap.mb) }, log];
 }
 
 function heapMb(): number {

@@ -6,6 +6,9 @@ export const LOG_FILE_ARCHIVE_COLUMNS: ArchiveColumn[] = [
   { name: 'id', type: 'int' },
   { name: 'filename', type: 'text' },
   { name: 'jobid', type: 'int' },
+  { name: 'attempt', type: 'int' },
+  { name: 'segmentid', type: 'int' },
+  { name: 'pos', type: 'int' },
   { name: 'subsystem', type: 'text' },
   { name: 'taskname', type: 'text' },
   { name: 'workflowid', type: 'int' },
@@ -38,3 +41,21 @@ export const deleteLogFiles = defineQuery('pfs.deleteLogFiles', { ids: [1, 2] },
 export const selectExistingLogFileIds = defineQuery('pfs.selectExistingLogFileIds', { ids: [1, 2] }, (knex, p) =>
   knex('pfs_log_file').select('id').whereIn('id', p.ids),
 );
+
+/** The extents of these log-file rows' attempts, which go with them. */
+export const deleteExtentsOfLogFiles = defineQuery('pfs.deleteExtentsOfLogFiles', { ids: [1, 2] }, (knex, p) =>
+  knex('pfs_log_extent')
+    .delete()
+    .whereIn(['jobid', 'attempt'], knex('pfs_log_file').select('jobid', 'attempt').whereIn('id', p.ids).whereNotNull('attempt')),
+);
+
+/** Segments begun before a time, oldest first: no writer writes into them any more (see purgeJobLogs). */
+export const selectOldSegments = defineQuery('pfs.selectOldSegments', { before: 1767225600000, limit: 100 }, (knex, p) =>
+  knex('pfs_log_segment').select('id', 'name').where('created', '<', p.before).orderBy('created').limit(p.limit),
+);
+
+export const deleteExtentsOfSegments = defineQuery('pfs.deleteExtentsOfSegments', { ids: [1, 2] }, (knex, p) =>
+  knex('pfs_log_extent').delete().whereIn('segmentid', p.ids),
+);
+
+export const deleteSegments = defineQuery('pfs.deleteSegments', { ids: [1, 2] }, (knex, p) => knex('pfs_log_segment').delete().whereIn('id', p.ids));
