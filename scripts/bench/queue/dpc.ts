@@ -42,7 +42,7 @@ const who = { username: 'bench', reason: 'benchmark' };
 const WORKFLOW_OF_LOG_LINES: Record<number, string> = { 0: 'bench', 1: 'benchLog', 100: 'benchLog' };
 
 /** Starts a DPC in this process on a fresh database, its local pool of `concurrency` threads. */
-async function startBenchDpc(o: { client: 'sqlite' | 'postgresql'; schema?: string; concurrency: number }) {
+async function startBenchDpc(o: { client: 'sqlite' | 'postgresql'; schema?: string; concurrency: number; fsync?: 'batch' | 'none' }) {
   const dir = mkdtempSync(join(tmpdir(), 'dpc-bench-'));
   const env: Record<string, string> = {
     DPC_DB__CLIENT: o.client,
