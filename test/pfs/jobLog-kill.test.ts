@@ -1,13 +1,11 @@
-import { writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { systemClock } from '../../core/clock.js';
 import type { Db } from '../../core/db.js';
 import { openDb } from '../../server/db.js';
-import { projectRoot } from '../../server/paths.js';
 import { jobLogDir } from '../../subsystems/pfs/index.js';
 import { JobLogStore } from '../../subsystems/pfs/logStore.js';
 import { testEnv, type TestEnv } from '../helpers/env.js';
+import { serverEnv } from '../helpers/runs.js';
 import { killChildren, serveDpc, until } from '../helpers/server.js';
 
 /**
@@ -24,9 +22,8 @@ let env: Record<string, string>;
 
 beforeAll(async () => {
   t = await testEnv({ DPC_PFS__LOCAL__THREADS: '2', DPC_PFS__POLLMS: '20', DPC_PFS__JOBLOG__FSYNC: 'none' });
-  const configFile = join(t.dir, 'kill-log-config.json');
-  writeFileSync(configFile, JSON.stringify({ rms: { definitions: [resolve(projectRoot, 'test/fixtures/kill-workflows.ts')], demo: false } }));
-  env = { ...t.env, DPC_CONFIG: configFile };
+  // One log directory for every server of the test, the test's own.
+  env = serverEnv(t, 1, 'test/fixtures/kill-workflows.ts', { DPC_LOG__DIR: t.env.DPC_LOG__DIR });
   db = await openDb(t.config);
 });
 afterAll(async () => {

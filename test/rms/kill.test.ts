@@ -1,11 +1,11 @@
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { Db } from '../../core/db.js';
-import { projectRoot } from '../../server/paths.js';
 import { openDb } from '../../server/db.js';
 import { testEnv, type TestEnv } from '../helpers/env.js';
 import { describeJobs } from '../helpers/jobs.js';
+import { serverEnv } from '../helpers/runs.js';
 import { killChildren, serveDpc, until } from '../helpers/server.js';
 
 /**
@@ -46,9 +46,8 @@ beforeAll(async () => {
     DPC_PFS__LOCAL__PIPELINE: String(PIPELINE),
   });
   file = join(t.dir, 'executions.txt');
-  const configFile = join(t.dir, 'kill-config.json');
-  writeFileSync(configFile, JSON.stringify({ rms: { definitions: [resolve(projectRoot, 'test/fixtures/kill-workflows.ts')], demo: false } }));
-  env = { ...t.env, DPC_CONFIG: configFile };
+  // One log directory for every server of the test, the test's own.
+  env = serverEnv(t, 1, 'test/fixtures/kill-workflows.ts', { DPC_LOG__DIR: t.env.DPC_LOG__DIR });
   db = await openDb(t.config);
 });
 afterAll(async () => {
