@@ -52,6 +52,16 @@ describe('the local executor sends jobs to its threads', () => {
     expect(executor.capacity()).toBe(2);
   });
 
+  test('runs stopped just after they began do not count as short jobs: after a burst of stops it still takes on threads × pipeline', async () => {
+    await run(Array.from({ length: 2 }, () => job('t.sleep', { ms: 40 })));
+    const jobs = Array.from({ length: 40 }, () => job('t.sleep', { ms: 5_000 }));
+    const ran = run(jobs);
+    await new Promise((r) => setTimeout(r, 100));
+    for (const j of jobs) executor.stop(j.id, 'handed away', true);
+    expect((await ran).map((r) => r.outcome.status)).toEqual(Array(40).fill('HANDED_BACK'));
+    expect(executor.capacity()).toBe(2);
+  });
+
   test('a thread that dies in the middle of a batch fails only the job that ran; the others of its batch go back to the queue', async () => {
     // Seen short first, so that the next ones are batched together.
     await run(Array.from({ length: 50 }, () => job('t.crashIf')));

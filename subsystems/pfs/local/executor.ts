@@ -389,7 +389,9 @@ export class LocalExecutor {
   /** How a job that its task returned from ended. */
   private ended(held: Held, out: JobOutput): Ran {
     const { job } = held;
-    this.observe(job.tasktype, out.wallMs);
+    // A stopped run ends within a millisecond of its stop: counted, a burst of stops would
+    // make jobs look instant and the next claim take hundreds of them (seen in the kill test).
+    if (!held.stopping) this.observe(job.tasktype, out.wallMs);
     const logName = out.log ? jobLogName(job.workflowid, job.id, job.attempts + 1) : undefined;
     const wallMs = Math.round(out.wallMs);
     // Written out, not spread from a shared part: one object per job, hundreds per batch.
