@@ -116,3 +116,13 @@ create index `rms_job_share_ix` on `rms_job` (`status`, `pool`, `shareid`, `prio
 create table `rms_share` (`pool` varchar(32) not null, `shareid` bigint not null, `pass` bigint not null default '0', constraint `rms_share_pk` primary key (`pool`, `shareid`));
 
 -- migration 0009_job_creation
+
+-- migration 0010_words
+alter table `rms_workflow_def` rename to `rms_descriptor`;
+alter table `rms_descriptor` rename column `definition` to `descriptor`;
+drop index `rms_workflow_def_version_uq`;
+create unique index `rms_descriptor_version_uq` on `rms_descriptor` (`name`, `version`);
+drop index `rms_workflow_def_hash_uq`;
+create unique index `rms_descriptor_hash_uq` on `rms_descriptor` (`name`, `hash`);
+alter table `rms_workflow` rename column `defid` to `descid`;
+alter table `rms_job` rename column `reclaims` to `handbacks`;
