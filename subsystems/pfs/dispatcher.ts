@@ -76,8 +76,9 @@ export class Dispatcher {
   private readonly dropped = new Set<number>();
   /**
    * When (monotonic ms) to take back the hand-backs counted for the leases this process let
-   * lapse (lost, cut off, or a claim whose answer did not come): two leases after the last
-   * trouble, by when the reaper has handed them back. Undefined: nothing to take back.
+   * lapse (lost, cut off, or a claim whose answer did not come): from two leases after the
+   * last trouble, by when the reaper has usually handed them back, at each renewal until two
+   * leases later, for a reaper slowed down by a loaded machine. Undefined: nothing to take back.
    */
   private forgiveAt: number | undefined;
   private outageLogged = false;
@@ -343,7 +344,7 @@ export class Dispatcher {
         this.poke();
       }
       if (this.forgiveAt !== undefined && this.leaseLostAt === undefined && sent >= this.forgiveAt) {
-        this.forgiveAt = undefined;
+        if (sent >= this.forgiveAt + 2 * this.config.rms.jobLeaseMs) this.forgiveAt = undefined;
         const n = await this.rms.queue.forgiveLapses();
         if (n > 0) this.log.info(`${n} job(s) whose leases this process let lapse were handed back: alive, it takes back their hand-backs`, { count: n });
       }
