@@ -9,7 +9,7 @@ import type { Dpc } from './lifecycle.js';
 import { projectRoot, softwareVersion } from './paths.js';
 
 /** The console menu in the DPCT's order (ARCHITECTURE §8); only pages that exist are shown. */
-const MENU_ORDER = ['Welcome', 'DTS', 'RMS', 'PFS', 'Data management', 'AIM', 'BAM', 'GSR', 'DAAS', 'Logs', 'Configuration tracking', 'Mission log', 'Monitor'];
+const MENU_ORDER = ['Welcome', 'DTS', 'RMS', 'PFS', 'Data management', 'AIM', 'BAM', 'GSR', 'DAAS', 'Logs', 'Configuration tracking', 'Mission log', 'Alerts', 'Monitor'];
 
 /**
  * The HTTP app: probes, the JSON API of each subsystem under /api/<name>, its pages under

@@ -171,3 +171,16 @@ create table "RMS_SHARE" ("POOL" varchar2(32 char) not null, "SHAREID" NUMBER(19
 alter table "RMS_SHARE" add constraint "RMS_SHARE_PK" primary key ("POOL", "SHAREID");
 
 -- migration 0009_job_creation
+
+-- migration 0014_pages
+alter table "EMS_MISSION_LOG" add "EVENTID" NUMBER(19);
+alter table "EMS_MISSION_LOG" add constraint "EMS_MISSION_LOG_EVENT_UQ" unique ("EVENTID");
+create index "EMS_MISSION_LOG_SEV_IX" on "EMS_MISSION_LOG" ("SEVERITY", "CREATED", "ID");
+create index "EMS_MISSION_LOG_SUB_IX" on "EMS_MISSION_LOG" ("SUBSYSTEM", "CREATED", "ID");
+create index "EMS_MISSION_LOG_WF_IX" on "EMS_MISSION_LOG" ("WORKFLOWID", "CREATED", "ID");
+drop index "EMS_ALERT_STATE_IX";
+create index "EMS_ALERT_OPEN_IX" on "EMS_ALERT" ("STATE", "CREATED", "ID");
+create index "EMS_ALERT_CREATED_IX" on "EMS_ALERT" ("CREATED", "ID");
+create index "RMS_SOLUTION_DM_IX" on "RMS_SOLUTION" ("DMTYPE", "ID");
+create index "RMS_WORKFLOW_STATUS_END_IX" on "RMS_WORKFLOW" ("STATUS", "ENDTIME");
+create index "SMAS_PROCESS_BEAT_IX" on "SMAS_PROCESS" ("HEARTBEAT");

@@ -116,3 +116,16 @@ create index `rms_job_share_ix` on `rms_job` (`status`, `pool`, `shareid`, `prio
 create table `rms_share` (`pool` varchar(32) not null, `shareid` bigint not null, `pass` bigint not null default '0', constraint `rms_share_pk` primary key (`pool`, `shareid`));
 
 -- migration 0009_job_creation
+
+-- migration 0014_pages
+alter table `ems_mission_log` add column `eventid` bigint;
+create unique index `ems_mission_log_event_uq` on `ems_mission_log` (`eventid`);
+create index `ems_mission_log_sev_ix` on `ems_mission_log` (`severity`, `created`, `id`);
+create index `ems_mission_log_sub_ix` on `ems_mission_log` (`subsystem`, `created`, `id`);
+create index `ems_mission_log_wf_ix` on `ems_mission_log` (`workflowid`, `created`, `id`);
+drop index `ems_alert_state_ix`;
+create index `ems_alert_open_ix` on `ems_alert` (`state`, `created`, `id`);
+create index `ems_alert_created_ix` on `ems_alert` (`created`, `id`);
+create index `rms_solution_dm_ix` on `rms_solution` (`dmtype`, `id`);
+create index `rms_workflow_status_end_ix` on `rms_workflow` (`status`, `endtime`);
+create index `smas_process_beat_ix` on `smas_process` (`heartbeat`);

@@ -62,11 +62,9 @@ export function createRms(
   const onFinished = (finished: Finished[]) => {
     for (const f of finished) {
       const fields = { workflow: f.workflowid, name: f.name, status: f.status };
+      // The mission log's entry comes from the instance's durable event (EMS), once however often it is delivered.
       if (f.status === 'FAILED') log.warn(`workflow ${f.name} ${f.workflowid} FAILED`, fields);
       else log.info(`workflow ${f.name} ${f.workflowid} ${f.status}`, fields);
-      services.ems.missionLog
-        .append({ severity: f.status === 'FAILED' ? 'ERROR' : 'INFO', subsystem: 'rms', message: `workflow ${f.name} (${f.workflowid}) ended ${f.status}`, workflowid: f.workflowid })
-        .catch((err) => log.warn('could not write the mission log', { ...fields, error: messageOf(err) }));
     }
   };
   const queue = new JobQueue(db, bus, clock, ctx.processId, config.rms.jobLeaseMs, config.rms.maxReclaims, onFinished, config.rms.share);
