@@ -11,6 +11,11 @@ import { projectRoot, softwareVersion } from './paths.js';
 /** The console menu in the DPCT's order (ARCHITECTURE §8); only pages that exist are shown. */
 const MENU_ORDER = ['Welcome', 'DTS', 'RMS', 'PFS', 'Data management', 'AIM', 'BAM', 'GSR', 'DAAS', 'Logs', 'Configuration tracking', 'Mission log', 'Alerts', 'Monitor'];
 
+/** A time as every page shows it: UTC, to the second; blank for none. */
+function utc(ms: number | null | undefined): string {
+  return ms === null || ms === undefined ? '' : new Date(Number(ms)).toISOString().replace('T', ' ').slice(0, 19);
+}
+
 /**
  * The HTTP app: probes, the JSON API of each subsystem under /api/<name>, its pages under
  * /<name>, and the Welcome page. API errors are `{error:{code,message}}` with the status of
@@ -30,6 +35,7 @@ export function createApp(dpc: Dpc): Express {
     res.locals.menu = menu;
     res.locals.path = req.path;
     res.locals.version = softwareVersion;
+    res.locals.utc = utc;
     next();
   });
   app.use('/static', express.static(join(projectRoot, 'views', 'static'), { maxAge: '1h' }));

@@ -8,6 +8,7 @@ import { pfsErrors } from './errors.js';
 import { LocalExecutor } from './local/executor.js';
 import { JobLogStore } from './logStore.js';
 import { purgeJobLogs } from './retention.js';
+import { pfsConsole } from './pages.js';
 import { pfsApi } from './routes.js';
 import { assertRunjobBuilt } from './runjob.js';
 import { insertPool, listPools, updatePool } from './sql/pools.js';
@@ -99,11 +100,20 @@ export function createPfs(ctx: Context<{ rms: RmsService; dss: DssService; smas:
   };
 
   const api = pfsApi({ pools, setPool, store, rms: services.rms });
+  const pfsPages = pfsConsole({ db, store, rms: services.rms, smas: services.smas, pools, localPlaces: () => executor?.threads ?? 0, now: () => clock.now() });
+  api.use(pfsPages.api);
 
   return {
     name: 'pfs',
     service,
     api,
+    pages: {
+      router: pfsPages.pages,
+      menu: [
+        { title: 'PFS', path: '/pfs/nodes' },
+        { title: 'Logs', path: '/pfs/logs' },
+      ],
+    },
     async start() {
       assertRunjobBuilt();
       // Segment names carry the process: writers of every process that shares the directory never collide.

@@ -11,6 +11,7 @@ import { CRON_LEASE, CronTriggers, type CronSlot } from './cron.js';
 import type { Params, WorkflowDefinition } from './definition.js';
 import { rmsErrors } from './errors.js';
 import { createInstance, type StartRequest, type Started } from './instances.js';
+import { Overview } from './overview.js';
 import { recordConfig } from './provenance.js';
 import { JobQueue, transaction } from './queue.js';
 import { Registry } from './registry.js';
@@ -27,6 +28,7 @@ export type { WorkflowDefinition, StepDefinition, Trigger, Params } from './defi
 export type { ClaimedJob, Outcome } from './queue.js';
 export type { Actor } from './actions.js';
 export type { Started } from './instances.js';
+export type { WorkAtAGlance } from './overview.js';
 export { rmsErrors } from './errors.js';
 
 export interface RmsService {
@@ -41,6 +43,8 @@ export interface RmsService {
   actions: Actions;
   queue: JobQueue;
   reads: Reads;
+  /** Today's work at a glance and the queue's depth: the Welcome page and the Node Monitor. */
+  overview: Overview;
   /** Archives and purges finished jobs that ended before `before`; solutions and provenance stay. */
   purge(dir: string, before: number): Promise<number>;
 }
@@ -186,6 +190,7 @@ export function createRms(
     actions,
     queue,
     reads,
+    overview: new Overview(db),
     purge: async (dir, before) => (await purgeFinishedJobs({ db, dir, before, batchSize: config.rms.retention.batchSize, log, clock })).archived,
   };
 
