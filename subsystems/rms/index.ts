@@ -17,6 +17,8 @@ import { JobQueue, transaction } from './queue.js';
 import { Registry } from './registry.js';
 import { rmsApi } from './routes.js';
 import { Reads } from './reads.js';
+import { Tracking } from './tracking.js';
+import { trackingApi, trackingPages } from './trackingRoutes.js';
 import { purgeFinishedJobs } from './retention.js';
 import { jobRange, selectJobSpecs } from './sql/jobs.js';
 import { insertCronFire } from './sql/solutions.js';
@@ -194,11 +196,16 @@ export function createRms(
     purge: async (dir, before) => (await purgeFinishedJobs({ db, dir, before, batchSize: config.rms.retention.batchSize, log, clock })).archived,
   };
 
+  const tracking = new Tracking(db);
+  const api = rmsApi(service);
+  api.use(trackingApi(tracking));
+
   let unsubscribe: (() => void) | undefined;
   return {
     name: 'rms',
     service,
-    api: rmsApi(service),
+    api,
+    pages: { router: trackingPages(tracking), menu: [{ title: 'Configuration tracking', path: '/rms/solutions' }] },
     async start() {
       configid = await recordConfig(db, config, ctx.version, clock);
       for (const def of services.definitions) await registry.register(def);
