@@ -6,6 +6,7 @@ import { coreErrors, DpcError, messageOf } from '../core/errors.js';
 import type { Page } from '../core/subsystem.js';
 import { describeTarget } from './db.js';
 import type { Dpc } from './lifecycle.js';
+import { overview } from './overview.js';
 import { projectRoot, softwareVersion } from './paths.js';
 
 /** The console menu in the DPCT's order (ARCHITECTURE §8); only pages that exist are shown. */
@@ -56,13 +57,19 @@ export function createApp(dpc: Dpc): Express {
     });
   });
 
-  app.get('/', (_req, res) => {
+  app.get('/api/smas/overview', async (_req, res) => {
+    res.json({ process: dpc.processId, subsystems: dpc.smas.states(), ...(await overview(dpc, Date.now())) });
+  });
+  app.get('/', async (_req, res) => {
+    // The states are this process's own: the page still answers, with them, while the database does not.
+    const glance = await overview(dpc, Date.now()).catch((err: unknown) => ({ error: messageOf(err) }));
     res.render('welcome', {
       title: 'Welcome',
       states: dpc.smas.states(),
       database: describeTarget(dpc.config),
       db: dpc.smas.db(),
       processId: dpc.processId,
+      glance,
     });
   });
 

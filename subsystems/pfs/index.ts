@@ -8,13 +8,14 @@ import { pfsErrors } from './errors.js';
 import { LocalExecutor } from './local/executor.js';
 import { JobLogStore } from './logStore.js';
 import { purgeJobLogs } from './retention.js';
-import { pfsConsole } from './pages.js';
+import { pfsConsole, type NodeMonitor } from './pages.js';
 import { pfsApi } from './routes.js';
 import { assertRunjobBuilt } from './runjob.js';
 import { insertPool, listPools, updatePool } from './sql/pools.js';
 import type { TaskTypes } from './tasks.js';
 
 export type { TaskType, TaskTypes, JobSpec, TaskContext, TaskFunction } from './tasks.js';
+export type { NodeMonitor, MonitorRow } from './pages.js';
 export { TaskTypes as TaskTypeRegistry } from './tasks.js';
 
 export interface PoolState {
@@ -36,6 +37,8 @@ export interface PfsService {
   purge(dir: string, before: number): Promise<number>;
   /** The job log store: a job's log by attempt, as the Logs page reads it. */
   jobLogs: JobLogStore;
+  /** The Node Monitor: coordinators, pools and nodes, pool occupancy, queue depth by priority. */
+  nodeMonitor(): Promise<NodeMonitor>;
 }
 
 /** Where job log segments live: pfs.jobLog.dir, or `<log.dir>/segments`. */
@@ -97,6 +100,7 @@ export function createPfs(ctx: Context<{ rms: RmsService; dss: DssService; smas:
         })
       ).archived,
     jobLogs: store,
+    nodeMonitor: () => pfsPages.nodeMonitor(),
   };
 
   const api = pfsApi({ pools, setPool, store, rms: services.rms });

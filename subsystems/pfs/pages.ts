@@ -49,8 +49,14 @@ const num = (v: unknown) => (v === null || v === undefined ? null : Number(v));
  * occupancy, queue depth by priority), the Logs table, and a job's log by attempt — each a
  * page under /pfs and its JSON twin under /api/pfs.
  */
-export function pfsConsole(d: PagesDeps): { pages: Router; api: Router } {
-  async function nodeMonitor() {
+export interface NodeMonitor {
+  rows: MonitorRow[];
+  pools: { name: string; state: string; running: number; places: number | null; ready: number }[];
+  queue: { pool: string; priority: number; ready: number }[];
+}
+
+export function pfsConsole(d: PagesDeps): { pages: Router; api: Router; nodeMonitor(): Promise<NodeMonitor> } {
+  async function nodeMonitor(): Promise<NodeMonitor> {
     const [processes, pools, nodes, queue, held] = await Promise.all([
       d.smas.processes(d.now() - RECENT_MS),
       d.pools(),
@@ -179,5 +185,5 @@ export function pfsConsole(d: PagesDeps): { pages: Router; api: Router } {
       download: `/api/pfs/jobs/${l.jobid}/log?attempt=${l.attempt}&download=1`,
     });
   });
-  return { pages, api };
+  return { pages, api, nodeMonitor };
 }
