@@ -10,6 +10,15 @@ export function olderThan(q: Knex.QueryBuilder, first: string, id: string, key: 
   return q.where(first, '<=', key.first).andWhere((w) => w.where(first, '<', key.first).orWhere(id, '<', key.id));
 }
 
+/** A page of rows by time, newest first: ordered by (created desc, id desc), at most `limit`, after `after` when given. */
+export function newestFirst(q: Knex.QueryBuilder, limit: number, after: { created: number; id: number } | null): Knex.QueryBuilder {
+  q.orderBy([
+    { column: 'created', order: 'desc' },
+    { column: 'id', order: 'desc' },
+  ]).limit(limit);
+  return after === null ? q : olderThan(q, 'created', 'id', { first: after.created, id: after.id });
+}
+
 /** A LIKE pattern that finds `text` anywhere, its own % _ and \ taken literally (with `escape '\'`). */
 export function containsPattern(text: string): string {
   return `%${text.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;

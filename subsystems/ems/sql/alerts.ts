@@ -1,4 +1,4 @@
-import { olderThan } from '../../../core/keyset.js';
+import { newestFirst } from '../../../core/keyset.js';
 import { defineQuery } from '../../../core/query.js';
 
 export interface AlertRow {
@@ -52,14 +52,7 @@ export const listAlerts = defineQuery(
   'ems.listAlerts',
   { after: { created: 1767225600000, id: 40 } as { created: number; id: number } | null, limit: 50, state: 'OPEN' as string | null },
   (knex, p) => {
-    const q = knex('ems_alert')
-      .select('*')
-      .orderBy([
-        { column: 'created', order: 'desc' },
-        { column: 'id', order: 'desc' },
-      ])
-      .limit(p.limit);
-    if (p.after !== null) olderThan(q, 'created', 'id', { first: p.after.created, id: p.after.id });
+    const q = newestFirst(knex('ems_alert').select('*'), p.limit, p.after);
     if (p.state !== null) q.where('state', p.state);
     return q;
   },

@@ -1,4 +1,4 @@
-import { containsPattern, olderThan } from '../../../core/keyset.js';
+import { containsPattern, newestFirst } from '../../../core/keyset.js';
 import { defineQuery } from '../../../core/query.js';
 
 export interface LogEntryRow {
@@ -63,14 +63,7 @@ export const listLogEntries = defineQuery(
     text: '50%_done',
   } as LogFilter & { after: { created: number; id: number } | null; limit: number },
   (knex, p) => {
-    const q = knex('ems_mission_log')
-      .select('*')
-      .orderBy([
-        { column: 'created', order: 'desc' },
-        { column: 'id', order: 'desc' },
-      ])
-      .limit(p.limit);
-    if (p.after !== null) olderThan(q, 'created', 'id', { first: p.after.created, id: p.after.id });
+    const q = newestFirst(knex('ems_mission_log').select('*'), p.limit, p.after);
     if (p.severity !== null) q.where('severity', p.severity);
     if (p.subsystem !== null) q.where('subsystem', p.subsystem);
     if (p.workflowid !== null) q.where('workflowid', p.workflowid);
