@@ -71,7 +71,7 @@ export const configSchema = z
     smas: z
       .object({
         healthIntervalMs: z.number().int().min(100),
-        /** How long a once-only duty (cron, outbox delivery, reaping) stays with a process that stopped renewing it. */
+        /** How long a once-only duty (cron, outbox delivery, the reaper) stays with a process that stopped renewing it. */
         leaseMs: z.number().int().min(500),
         /** How far apart the clocks of the processes sharing the database may be (NTP): leases are times in the database. */
         clockSkewMs: z.number().int().min(0),
@@ -82,12 +82,13 @@ export const configSchema = z
         /** Registers and starts the demo workflow, so a new installation shows work flowing. */
         demo: z.boolean(),
         /** Modules that export `workflows` and `taskTypes`, relative to the project root, or absolute. */
-        definitions: z.array(z.string().min(1)),
+        descriptors: z.array(z.string().min(1)),
         /** A claimed job whose holder stops renewing its lease for this long is handed back to the queue. */
         jobLeaseMs: z.number().int().min(500),
-        reapMs: z.number().int().min(50),
+        /** How often the reaper looks for lapsed job leases and retries that are due. */
+        reaperMs: z.number().int().min(50),
         /** A job handed back this many times because the process running it died fails instead: it may be what kills them. */
-        maxReclaims: z.number().int().min(1).max(1000),
+        maxHandbacks: z.number().int().min(1).max(1000),
         cron: z.object({ catchUp: z.boolean(), lookbackDays: z.number().int().min(0).max(366) }).strict(),
         /** How a pool's places are shared between the requests that have READY jobs (docs/queue.md, "Fair share"). */
         share: z
@@ -124,7 +125,7 @@ export const configSchema = z
             /** Worker threads for TypeScript tasks; 0: cores − 1, at least 1. */
             threads: z.number().int().min(0).max(256),
             /** Batches of jobs queued ahead in each worker thread, so a thread never waits for the next. */
-            pipeline: z.number().int().min(1).max(256),
+            batchesPerThread: z.number().int().min(1).max(256),
             /** Short jobs go to a thread together, about this many ms of work in one message. */
             batchMs: z.number().int().min(1).max(10000),
             /** Cores external programs may use together; 0: all of this machine's. */

@@ -12,7 +12,7 @@ export interface EventMap {
   /**
    * A job that failed for good (no attempt left, or its processes kept dying). A job that
    * succeeds or is cancelled is no event: at millions of jobs a day that would be an outbox
-   * row each. Its instance's end is (`workflow.finished`).
+   * row each. Its workflow's end is (`workflow.finished`).
    */
   'job.finished': { jobid: number; workflowid: number; status: 'FAILED'; reason: string };
   'workflow.finished': { workflowid: number; name: string; status: 'SUCCESS' | 'FAILED' | 'CANCELLED' };

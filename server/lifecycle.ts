@@ -62,7 +62,7 @@ export async function startDpc(config: Config, log: Logger, clock: Clock = syste
   const dss = createDss(ctx('dss', { ems: ems.service }));
   const dts = createDts(ctx('dts', { dss: dss.service, ems: ems.service }));
   const rms = createRms(
-    ctx('rms', { ems: ems.service, dss: dss.service, smas: smas.service, hasTask: (name: string) => pipelines.tasks.has(name), definitions: pipelines.workflows }),
+    ctx('rms', { ems: ems.service, dss: dss.service, smas: smas.service, hasTask: (name: string) => pipelines.tasks.has(name), descriptors: pipelines.workflows }),
   );
   const pfs = createPfs(ctx('pfs', { rms: rms.service, dss: dss.service, smas: smas.service, tasks: pipelines.tasks }));
   const daas = createDaas(ctx('daas', { smas: smas.service }));

@@ -172,6 +172,19 @@ alter table "RMS_SHARE" add constraint "RMS_SHARE_PK" primary key ("POOL", "SHAR
 
 -- migration 0009_job_creation
 
+-- migration 0010_words
+alter table "RMS_WORKFLOW_DEF" rename to "RMS_DESCRIPTOR";
+alter table "RMS_DESCRIPTOR" rename constraint "RMS_WORKFLOW_DEF_PK" to "RMS_DESCRIPTOR_PK";
+alter index "RMS_WORKFLOW_DEF_PK" rename to "RMS_DESCRIPTOR_PK";
+alter table "RMS_DESCRIPTOR" rename column "DEFINITION" to "DESCRIPTOR";
+alter table "RMS_DESCRIPTOR" rename constraint "RMS_WORKFLOW_DEF_VERSION_UQ" to "RMS_DESCRIPTOR_VERSION_UQ";
+alter index "RMS_WORKFLOW_DEF_VERSION_UQ" rename to "RMS_DESCRIPTOR_VERSION_UQ";
+alter table "RMS_DESCRIPTOR" rename constraint "RMS_WORKFLOW_DEF_HASH_UQ" to "RMS_DESCRIPTOR_HASH_UQ";
+alter index "RMS_WORKFLOW_DEF_HASH_UQ" rename to "RMS_DESCRIPTOR_HASH_UQ";
+alter table "RMS_WORKFLOW" rename column "DEFID" to "DESCID";
+alter table "RMS_WORKFLOW" rename constraint "RMS_WORKFLOW_DEFID_FK" to "RMS_WORKFLOW_DESCID_FK";
+alter table "RMS_JOB" rename column "RECLAIMS" to "HANDBACKS";
+
 -- migration 0014_pages
 alter table "EMS_MISSION_LOG" add "EVENTID" NUMBER(19);
 alter table "EMS_MISSION_LOG" add constraint "EMS_MISSION_LOG_EVENT_UQ" unique ("EVENTID");

@@ -148,6 +148,17 @@ alter table "rms_job" drop constraint "rms_job_workflowid_fk";
 alter table "rms_job" drop constraint "rms_job_stepid_fk";
 alter table "rms_job" drop constraint "rms_job_solutionid_fk";
 
+-- migration 0010_words
+alter table "rms_workflow_def" rename to "rms_descriptor";
+alter table "rms_descriptor" rename constraint "rms_workflow_def_pkey" to "rms_descriptor_pkey";
+alter sequence "rms_workflow_def_id_seq" rename to "rms_descriptor_id_seq";
+alter table "rms_descriptor" rename column "definition" to "descriptor";
+alter table "rms_descriptor" rename constraint "rms_workflow_def_version_uq" to "rms_descriptor_version_uq";
+alter table "rms_descriptor" rename constraint "rms_workflow_def_hash_uq" to "rms_descriptor_hash_uq";
+alter table "rms_workflow" rename column "defid" to "descid";
+alter table "rms_workflow" rename constraint "rms_workflow_defid_fk" to "rms_workflow_descid_fk";
+alter table "rms_job" rename column "reclaims" to "handbacks";
+
 -- migration 0014_pages
 alter table "ems_mission_log" add column "eventid" bigint;
 alter table "ems_mission_log" add constraint "ems_mission_log_event_uq" unique ("eventid");

@@ -117,6 +117,16 @@ create table `rms_share` (`pool` varchar(32) not null, `shareid` bigint not null
 
 -- migration 0009_job_creation
 
+-- migration 0010_words
+alter table `rms_workflow_def` rename to `rms_descriptor`;
+alter table `rms_descriptor` rename column `definition` to `descriptor`;
+drop index `rms_workflow_def_version_uq`;
+create unique index `rms_descriptor_version_uq` on `rms_descriptor` (`name`, `version`);
+drop index `rms_workflow_def_hash_uq`;
+create unique index `rms_descriptor_hash_uq` on `rms_descriptor` (`name`, `hash`);
+alter table `rms_workflow` rename column `defid` to `descid`;
+alter table `rms_job` rename column `reclaims` to `handbacks`;
+
 -- migration 0014_pages
 alter table `ems_mission_log` add column `eventid` bigint;
 create unique index `ems_mission_log_event_uq` on `ems_mission_log` (`eventid`);

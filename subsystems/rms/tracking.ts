@@ -24,7 +24,7 @@ function metaRow(r: Record<string, unknown>) {
 }
 
 /**
- * A configuration as one value per dotted key (`db.postgresql.port`, `rms.definitions[0]`),
+ * A configuration as one value per dotted key (`db.postgresql.port`, `rms.descriptors[0]`),
  * each the JSON text of a leaf; an empty object or list is a leaf of its own, so that every
  * configuration has one flat form and two can be compared key by key.
  */

@@ -63,11 +63,14 @@ function rangePartitionKey(table: CreateTable): string | undefined {
 
 /** Constraint and index names: Oracle wants each unique in the schema. */
 function objectNames(ddl: string): string[] {
-  return [
-    // Made, not dropped (migration 0007 drops two foreign keys).
-    ...[...ddl.matchAll(/(?<!\bdrop\s+)\bconstraint\s+"?(\w+)"?/gi)].map((m) => m[1].toUpperCase()),
+  const made = [
+    // Made, not dropped (migration 0007 drops two foreign keys) or renamed (0010).
+    ...[...ddl.matchAll(/(?<!\b(?:drop|rename)\s+)\bconstraint\s+"?(\w+)"?/gi)].map((m) => m[1].toUpperCase()),
     ...[...ddl.matchAll(/\bcreate\s+(?:unique\s+)?index\s+["`]?(\w+)["`]?/gi)].map((m) => m[1].toUpperCase()),
   ];
+  // A renamed constraint (and on Oracle its index, renamed after it) goes by its new name.
+  for (const m of ddl.matchAll(/\brename\s+constraint\s+"?(\w+)"?\s+to\s+"?(\w+)"?/gi)) made[made.indexOf(m[1].toUpperCase())] = m[2].toUpperCase();
+  return made;
 }
 
 function duplicates(names: readonly string[]): string[] {

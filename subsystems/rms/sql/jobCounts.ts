@@ -22,7 +22,7 @@ export const countsOfWorkflow = defineQuery('rms.countsOfWorkflow', { workflowid
   knex('rms_job_count').select('stepid', 'status', 'jobs').where('workflowid', p.workflowid),
 );
 
-/** Counts by state over every instance: exact, from the per-step counts. */
+/** Counts by state over every workflow: exact, from the per-step counts. */
 export const totalsByStatus = defineQuery('rms.totalsByStatus', {}, (knex) =>
   knex('rms_job_count').select('status').sum({ jobs: 'jobs' }).groupBy('status'),
 );
