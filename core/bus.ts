@@ -20,6 +20,8 @@ export interface EventMap {
   'node.down': { nodeid: number; name: string; reason: string };
   'node.up': { nodeid: number; name: string };
   'subsystem.state': { subsystem: string; state: string; detail?: string };
+  /** An alert for on-call staff was recorded (ems_alert); a repeat of one not yet acknowledged is none. */
+  'alert.raised': { alertid: number; severity: string; code: string; subsystem: string; message: string; workflowid?: number; jobid?: number; nodeid?: number; transferid?: number };
 }
 
 export type Topic = keyof EventMap;

@@ -6,10 +6,16 @@ import { coreErrors, DpcError, messageOf } from '../core/errors.js';
 import type { Page } from '../core/subsystem.js';
 import { describeTarget } from './db.js';
 import type { Dpc } from './lifecycle.js';
+import { overview } from './overview.js';
 import { projectRoot, softwareVersion } from './paths.js';
 
 /** The console menu in the DPCT's order (ARCHITECTURE §8); only pages that exist are shown. */
-const MENU_ORDER = ['Welcome', 'DTS', 'RMS', 'PFS', 'Data management', 'AIM', 'BAM', 'GSR', 'DAAS', 'Logs', 'Configuration tracking', 'Mission log', 'Monitor'];
+const MENU_ORDER = ['Welcome', 'DTS', 'RMS', 'PFS', 'Data management', 'AIM', 'BAM', 'GSR', 'DAAS', 'Logs', 'Configuration tracking', 'Mission log', 'Alerts', 'Monitor'];
+
+/** A time as every page shows it: UTC, to the second; blank for none. */
+function utc(ms: number | null | undefined): string {
+  return ms === null || ms === undefined ? '' : new Date(Number(ms)).toISOString().replace('T', ' ').slice(0, 19);
+}
 
 /**
  * The HTTP app: probes, the JSON API of each subsystem under /api/<name>, its pages under
@@ -30,6 +36,7 @@ export function createApp(dpc: Dpc): Express {
     res.locals.menu = menu;
     res.locals.path = req.path;
     res.locals.version = softwareVersion;
+    res.locals.utc = utc;
     next();
   });
   app.use('/static', express.static(join(projectRoot, 'views', 'static'), { maxAge: '1h' }));
@@ -50,13 +57,19 @@ export function createApp(dpc: Dpc): Express {
     });
   });
 
-  app.get('/', (_req, res) => {
+  app.get('/api/smas/overview', async (_req, res) => {
+    res.json({ process: dpc.processId, subsystems: dpc.smas.states(), ...(await overview(dpc, Date.now())) });
+  });
+  app.get('/', async (_req, res) => {
+    // The states are this process's own: the page still answers, with them, while the database does not.
+    const glance = await overview(dpc, Date.now()).catch((err: unknown) => ({ error: messageOf(err) }));
     res.render('welcome', {
       title: 'Welcome',
       states: dpc.smas.states(),
       database: describeTarget(dpc.config),
       db: dpc.smas.db(),
       processId: dpc.processId,
+      glance,
     });
   });
 

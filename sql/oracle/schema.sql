@@ -184,3 +184,16 @@ alter index "RMS_WORKFLOW_DEF_HASH_UQ" rename to "RMS_DESCRIPTOR_HASH_UQ";
 alter table "RMS_WORKFLOW" rename column "DEFID" to "DESCID";
 alter table "RMS_WORKFLOW" rename constraint "RMS_WORKFLOW_DEFID_FK" to "RMS_WORKFLOW_DESCID_FK";
 alter table "RMS_JOB" rename column "RECLAIMS" to "HANDBACKS";
+
+-- migration 0014_pages
+alter table "EMS_MISSION_LOG" add "EVENTID" NUMBER(19);
+alter table "EMS_MISSION_LOG" add constraint "EMS_MISSION_LOG_EVENT_UQ" unique ("EVENTID");
+create index "EMS_MISSION_LOG_SEV_IX" on "EMS_MISSION_LOG" ("SEVERITY", "CREATED", "ID");
+create index "EMS_MISSION_LOG_SUB_IX" on "EMS_MISSION_LOG" ("SUBSYSTEM", "CREATED", "ID");
+create index "EMS_MISSION_LOG_WF_IX" on "EMS_MISSION_LOG" ("WORKFLOWID", "CREATED", "ID");
+drop index "EMS_ALERT_STATE_IX";
+create index "EMS_ALERT_OPEN_IX" on "EMS_ALERT" ("STATE", "CREATED", "ID");
+create index "EMS_ALERT_CREATED_IX" on "EMS_ALERT" ("CREATED", "ID");
+create index "RMS_SOLUTION_DM_IX" on "RMS_SOLUTION" ("DMTYPE", "ID");
+create index "RMS_WORKFLOW_STATUS_END_IX" on "RMS_WORKFLOW" ("STATUS", "ENDTIME");
+create index "SMAS_PROCESS_BEAT_IX" on "SMAS_PROCESS" ("HEARTBEAT");

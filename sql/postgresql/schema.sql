@@ -158,3 +158,16 @@ alter table "rms_descriptor" rename constraint "rms_workflow_def_hash_uq" to "rm
 alter table "rms_workflow" rename column "defid" to "descid";
 alter table "rms_workflow" rename constraint "rms_workflow_defid_fk" to "rms_workflow_descid_fk";
 alter table "rms_job" rename column "reclaims" to "handbacks";
+
+-- migration 0014_pages
+alter table "ems_mission_log" add column "eventid" bigint;
+alter table "ems_mission_log" add constraint "ems_mission_log_event_uq" unique ("eventid");
+create index "ems_mission_log_sev_ix" on "ems_mission_log" ("severity", "created", "id");
+create index "ems_mission_log_sub_ix" on "ems_mission_log" ("subsystem", "created", "id");
+create index "ems_mission_log_wf_ix" on "ems_mission_log" ("workflowid", "created", "id");
+drop index "ems_alert_state_ix";
+create index "ems_alert_open_ix" on "ems_alert" ("state", "created", "id");
+create index "ems_alert_created_ix" on "ems_alert" ("created", "id");
+create index "rms_solution_dm_ix" on "rms_solution" ("dmtype", "id");
+create index "rms_workflow_status_end_ix" on "rms_workflow" ("status", "endtime");
+create index "smas_process_beat_ix" on "smas_process" ("heartbeat");

@@ -126,3 +126,16 @@ drop index `rms_workflow_def_hash_uq`;
 create unique index `rms_descriptor_hash_uq` on `rms_descriptor` (`name`, `hash`);
 alter table `rms_workflow` rename column `defid` to `descid`;
 alter table `rms_job` rename column `reclaims` to `handbacks`;
+
+-- migration 0014_pages
+alter table `ems_mission_log` add column `eventid` bigint;
+create unique index `ems_mission_log_event_uq` on `ems_mission_log` (`eventid`);
+create index `ems_mission_log_sev_ix` on `ems_mission_log` (`severity`, `created`, `id`);
+create index `ems_mission_log_sub_ix` on `ems_mission_log` (`subsystem`, `created`, `id`);
+create index `ems_mission_log_wf_ix` on `ems_mission_log` (`workflowid`, `created`, `id`);
+drop index `ems_alert_state_ix`;
+create index `ems_alert_open_ix` on `ems_alert` (`state`, `created`, `id`);
+create index `ems_alert_created_ix` on `ems_alert` (`created`, `id`);
+create index `rms_solution_dm_ix` on `rms_solution` (`dmtype`, `id`);
+create index `rms_workflow_status_end_ix` on `rms_workflow` (`status`, `endtime`);
+create index `smas_process_beat_ix` on `smas_process` (`heartbeat`);

@@ -8,12 +8,14 @@ import { pfsErrors } from './errors.js';
 import { LocalExecutor } from './local/executor.js';
 import { JobLogStore } from './logStore.js';
 import { purgeJobLogs } from './retention.js';
+import { pfsConsole, type NodeMonitor } from './pages.js';
 import { pfsApi } from './routes.js';
 import { assertRunjobBuilt } from './runjob.js';
 import { insertPool, listPools, updatePool } from './sql/pools.js';
 import type { TaskTypes } from './tasks.js';
 
 export type { TaskType, TaskTypes, JobSpec, TaskContext, TaskFunction } from './tasks.js';
+export type { NodeMonitor, MonitorRow } from './pages.js';
 export { TaskTypes as TaskTypeRegistry } from './tasks.js';
 
 export interface PoolState {
@@ -35,6 +37,8 @@ export interface PfsService {
   purge(dir: string, before: number): Promise<number>;
   /** The job log store: a job's log by attempt, as the Logs page reads it. */
   jobLogs: JobLogStore;
+  /** The Node Monitor: coordinators, pools and nodes, pool occupancy, queue depth by priority. */
+  nodeMonitor(): Promise<NodeMonitor>;
 }
 
 /** Where job log segments live: pfs.jobLog.dir, or `<log.dir>/segments`. */
@@ -96,14 +100,24 @@ export function createPfs(ctx: Context<{ rms: RmsService; dss: DssService; smas:
         })
       ).archived,
     jobLogs: store,
+    nodeMonitor: () => pfsPages.nodeMonitor(),
   };
 
   const api = pfsApi({ pools, setPool, store, rms: services.rms });
+  const pfsPages = pfsConsole({ db, store, rms: services.rms, smas: services.smas, pools, localPlaces: () => executor?.threads ?? 0, now: () => clock.now() });
+  api.use(pfsPages.api);
 
   return {
     name: 'pfs',
     service,
     api,
+    pages: {
+      router: pfsPages.pages,
+      menu: [
+        { title: 'PFS', path: '/pfs/nodes' },
+        { title: 'Logs', path: '/pfs/logs' },
+      ],
+    },
     async start() {
       assertRunjobBuilt();
       // Segment names carry the process: writers of every process that shares the directory never collide.

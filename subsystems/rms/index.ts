@@ -10,12 +10,15 @@ import type { Finished } from './bookkeeping.js';
 import { CRON_LEASE, CronTriggers, type CronSlot } from './cron.js';
 import type { Params, WorkflowDescriptor } from './descriptor.js';
 import { rmsErrors } from './errors.js';
+import { Overview } from './overview.js';
 import { createWorkflow, type StartRequest, type Started } from './workflows.js';
 import { recordConfig } from './provenance.js';
 import { JobQueue, transaction } from './queue.js';
 import { Registry } from './registry.js';
 import { rmsApi } from './routes.js';
 import { Reads } from './reads.js';
+import { Tracking } from './tracking.js';
+import { trackingApi, trackingPages } from './trackingRoutes.js';
 import { purgeFinishedJobs } from './retention.js';
 import { jobRange, selectJobSpecs } from './sql/jobs.js';
 import { insertCronFire } from './sql/solutions.js';
@@ -27,6 +30,7 @@ export type { WorkflowDescriptor, StepDescriptor, Trigger, Params } from './desc
 export type { ClaimedJob, Outcome } from './queue.js';
 export type { Actor } from './actions.js';
 export type { Started } from './workflows.js';
+export type { WorkAtAGlance } from './overview.js';
 export { rmsErrors } from './errors.js';
 
 export interface RmsService {
@@ -41,6 +45,8 @@ export interface RmsService {
   actions: Actions;
   queue: JobQueue;
   reads: Reads;
+  /** Today's work at a glance and the queue's depth: the Welcome page and the Node Monitor. */
+  overview: Overview;
   /** Archives and purges finished jobs that ended before `before`; solutions and provenance stay. */
   purge(dir: string, before: number): Promise<number>;
 }
@@ -62,11 +68,9 @@ export function createRms(
   const onFinished = (finished: Finished[]) => {
     for (const f of finished) {
       const fields = { workflow: f.workflowid, name: f.name, status: f.status };
+      // The mission log's entry comes from the instance's durable event (EMS), once however often it is delivered.
       if (f.status === 'FAILED') log.warn(`workflow ${f.name} ${f.workflowid} FAILED`, fields);
       else log.info(`workflow ${f.name} ${f.workflowid} ${f.status}`, fields);
-      services.ems.missionLog
-        .append({ severity: f.status === 'FAILED' ? 'ERROR' : 'INFO', subsystem: 'rms', message: `workflow ${f.name} (${f.workflowid}) ended ${f.status}`, workflowid: f.workflowid })
-        .catch((err) => log.warn('could not write the mission log', { ...fields, error: messageOf(err) }));
     }
   };
   const queue = new JobQueue(db, bus, clock, ctx.processId, config.rms.jobLeaseMs, config.rms.maxHandbacks, onFinished, config.rms.share);
@@ -189,14 +193,20 @@ export function createRms(
     actions,
     queue,
     reads,
+    overview: new Overview(db),
     purge: async (dir, before) => (await purgeFinishedJobs({ db, dir, before, batchSize: config.rms.retention.batchSize, log, clock })).archived,
   };
+
+  const tracking = new Tracking(db);
+  const api = rmsApi(service);
+  api.use(trackingApi(tracking));
 
   let unsubscribe: (() => void) | undefined;
   return {
     name: 'rms',
     service,
-    api: rmsApi(service),
+    api,
+    pages: { router: trackingPages(tracking), menu: [{ title: 'Configuration tracking', path: '/rms/solutions' }] },
     async start() {
       configid = await recordConfig(db, config, ctx.version, clock);
       for (const descriptor of services.descriptors) await registry.register(descriptor);

@@ -7,7 +7,7 @@ import type { Context, Health, Subsystem, SubsystemName, SubsystemState } from '
 import { Leases } from './leases.js';
 import { smasApi } from './routes.js';
 import { insertAudit } from './sql/audit.js';
-import { beatProcess, insertProcess, stopProcess } from './sql/process.js';
+import { beatProcess, insertProcess, listProcesses, stopProcess } from './sql/process.js';
 import { insertSubsystemState, listSubsystemStates, updateSubsystemState } from './sql/subsystemState.js';
 
 export interface StateRecord {
@@ -52,6 +52,19 @@ export interface SmasService {
   check(): Promise<void>;
   /** Subsystem states of every live process sharing the database (from smas_subsystem). */
   clusterStates(): Promise<ClusterState[]>;
+  /** The processes sharing the database that beat since `since`: UP while they beat lately and did not stop. */
+  processes(since: number): Promise<ProcessRecord[]>;
+}
+
+export interface ProcessRecord {
+  id: string;
+  hostname: string;
+  pid: number;
+  version: string;
+  started: number;
+  heartbeat: number;
+  stopped: number | null;
+  state: 'UP' | 'DOWN';
 }
 
 export interface ClusterState {
@@ -170,6 +183,13 @@ export function createSmas(ctx: Context): Subsystem<SmasService> {
     db: () => dbStatus,
     check,
     clusterStates: () => clusterStates(db, clock.now(), interval),
+    processes: async (since) => {
+      const live = clock.now() - LIVE_INTERVALS * interval;
+      return ((await listProcesses(db.knex, { since })) as Record<string, unknown>[]).map((r) => {
+        const p = { id: String(r.id), hostname: String(r.hostname), pid: Number(r.pid), version: String(r.version), started: Number(r.started), heartbeat: Number(r.heartbeat), stopped: r.stopped === null ? null : Number(r.stopped) };
+        return { ...p, state: p.stopped === null && p.heartbeat >= live ? 'UP' : 'DOWN' };
+      });
+    },
   };
 
   return {

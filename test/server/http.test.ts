@@ -55,6 +55,16 @@ async function post(path: string, body: string, contentType = 'application/json'
 
 const postEntry = (entry: unknown) => post('/api/ems/mission-log', JSON.stringify(entry));
 
+/** The console's pages in the DPCT's order. */
+const MENU = [
+  { title: 'Welcome', path: '/' },
+  { title: 'PFS', path: '/pfs/nodes' },
+  { title: 'Logs', path: '/pfs/logs' },
+  { title: 'Configuration tracking', path: '/rms/solutions' },
+  { title: 'Mission log', path: '/ems/mission-log' },
+  { title: 'Alerts', path: '/ems/alerts' },
+];
+
 function menuOf(html: string): { title: string; path: string; active: boolean }[] {
   const nav = /<nav class="menu">([\s\S]*?)<\/nav>/.exec(html)?.[1] ?? '';
   return [...nav.matchAll(/<a href="([^"]+)"([^>]*)>([^<]+)<\/a>/g)].map((m) => ({ path: m[1], title: m[3], active: m[2].includes('active') }));
@@ -74,12 +84,26 @@ describe('the Welcome page', () => {
 
   test('has a menu of only the pages that exist, each of which answers', async () => {
     const menu = menuOf((await get('/')).text);
-    expect(menu).toEqual([
-      { title: 'Welcome', path: '/', active: true },
-      { title: 'Mission log', path: '/ems/mission-log', active: false },
-    ]);
+    expect(menu).toEqual(MENU.map((item) => ({ ...item, active: item.path === '/' })));
     for (const item of menu) expect((await get(item.path)).status).toBe(200);
     expect(menuOf((await get('/ems/mission-log')).text).find((i) => i.active)?.title).toBe('Mission log');
+  });
+
+  test('shows today’s work at a glance, as its JSON twin /api/smas/overview counts it', async () => {
+    const page = await get('/');
+    const glance = /<table class="grid dense" id="glance">([\s\S]*?)<\/table>/.exec(page.text)?.[1] ?? '';
+    const heads = [...glance.matchAll(/<th>([^<]+)<\/th>/g)].map((m) => m[1]);
+    expect(heads).toEqual(['WORKFLOWS RUNNING', 'PAUSED', 'FAILED TODAY', 'SUCCEEDED TODAY', 'QUEUE DEPTH (READY)', 'JOBS RUNNING', 'WAITING', 'RETRY WAIT', 'COORDINATORS UP', 'POOLS OPEN', 'NODES UP']);
+    const api = await get('/api/smas/overview');
+    expect(api.status).toBe(200);
+    expect(api.json()).toMatchObject({
+      process: app.dpc.processId,
+      work: { workflows: { running: 0, paused: 0, failedToday: 0, succeededToday: 0 }, queueDepth: 0, since: Date.parse(new Date().toISOString().slice(0, 10)) },
+      coordinators: { up: 1, total: 1 },
+      pools: { open: 1, total: 1, drained: [] },
+      nodes: { up: 0, total: 0 },
+    });
+    expect(api.json().subsystems.map((s: { name: string }) => s.name)).toEqual([...SUBSYSTEM_NAMES]);
   });
 
   test('serves its stylesheet', async () => {
@@ -118,7 +142,7 @@ describe('page errors', () => {
     expect(page.status).toBe(404);
     expect(page.type).toMatch(/^text\/html/);
     expect(page.text).toContain('<strong>DPC_NOT_FOUND</strong>: page /no-such-page not found');
-    expect(menuOf(page.text).map((i) => i.title)).toEqual(['Welcome', 'Mission log']);
+    expect(menuOf(page.text).map((i) => i.title)).toEqual(MENU.map((i) => i.title));
     expect((await get('/no-such-page', { accept: 'application/json' })).json().error.code).toBe('DPC_NOT_FOUND');
   });
 
@@ -127,7 +151,7 @@ describe('page errors', () => {
     expect(page.status).toBe(400);
     expect(page.text).toContain('<strong>DPC_BAD_REQUEST</strong>');
     expect(page.text).not.toMatch(/ReferenceError|node_modules|at eval/);
-    expect(menuOf(page.text).map((i) => i.title)).toEqual(['Welcome', 'Mission log']);
+    expect(menuOf(page.text).map((i) => i.title)).toEqual(MENU.map((i) => i.title));
   });
 });
 

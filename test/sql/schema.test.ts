@@ -265,7 +265,7 @@ describe(`the migrated ${testDialect} database`, () => {
   test('stores a mission log entry and reads it back with the declared queries', async () => {
     const entry = { ...insertLogEntry.example, message: 'shift handover', workflowid: 12 };
     const id = insertedId(await insertLogEntry(t.db.knex, entry));
-    const rows = (await listLogEntries(t.db.knex, { before: null, limit: 10, severity: 'INFO' })) as LogEntryRow[];
+    const rows = (await listLogEntries(t.db.knex, { after: null, limit: 10, severity: 'INFO', subsystem: null, workflowid: null, from: null, to: null, text: null })) as LogEntryRow[];
     const row = rows.find((r) => Number(r.id) === id);
     expect(row).toMatchObject({ severity: 'INFO', subsystem: 'ems', message: 'shift handover', username: 'operator', jobid: null });
     expect(Number(row!.created)).toBe(entry.created);

@@ -1,0 +1,59 @@
+import { newestFirst } from '../../../core/keyset.js';
+import { defineQuery } from '../../../core/query.js';
+
+export interface AlertRow {
+  id: number;
+  created: number;
+  severity: string;
+  code: string;
+  subsystem: string;
+  message: string;
+  dedupe: string | null;
+  state: string;
+  attempts: number;
+  sent: number | null;
+  acked: number | null;
+  acked_by: string | null;
+  workflowid: number | null;
+  jobid: number | null;
+  nodeid: number | null;
+  transferid: number | null;
+}
+
+export const insertAlert = defineQuery(
+  'ems.insertAlert',
+  {
+    created: 1767225600000,
+    severity: 'ERROR',
+    code: 'DPC_DSS_DISK',
+    subsystem: 'dss',
+    message: 'disk of the store below 5 GiB',
+    dedupe: 'dss.disk' as string | null,
+    workflowid: null as number | null,
+    jobid: null as number | null,
+    nodeid: null as number | null,
+    transferid: null as number | null,
+  },
+  (knex, p) => knex('ems_alert').insert({ ...p, state: 'OPEN', attempts: 0 }).returning('id'),
+);
+
+/** States in which an alert still asks for someone's attention: not acknowledged. */
+export const UNACKED = ['OPEN', 'SENT', 'FAILED'] as const;
+
+/** An alert of the same cause not yet acknowledged: a repeat raises nothing new (ems_alert_dedupe_ix). */
+export const selectUnackedAlert = defineQuery('ems.selectUnackedAlert', { dedupe: 'dss.disk' }, (knex, p) =>
+  knex('ems_alert').select('id').where('dedupe', p.dedupe).whereIn('state', [...UNACKED]),
+);
+
+export const selectAlertKey = defineQuery('ems.selectAlertKey', { id: 1 }, (knex, p) => knex('ems_alert').select('id', 'created').where('id', p.id));
+
+/** Newest first by (created, id), paged by key; in one state on ems_alert_open_ix, in all on ems_alert_created_ix. */
+export const listAlerts = defineQuery(
+  'ems.listAlerts',
+  { after: { created: 1767225600000, id: 40 } as { created: number; id: number } | null, limit: 50, state: 'OPEN' as string | null },
+  (knex, p) => {
+    const q = newestFirst(knex('ems_alert').select('*'), p.limit, p.after);
+    if (p.state !== null) q.where('state', p.state);
+    return q;
+  },
+);
