@@ -147,3 +147,14 @@ create table "rms_share" ("pool" varchar(32) not null, "shareid" bigint not null
 alter table "rms_job" drop constraint "rms_job_workflowid_fk";
 alter table "rms_job" drop constraint "rms_job_stepid_fk";
 alter table "rms_job" drop constraint "rms_job_solutionid_fk";
+
+-- migration 0011_accounts
+alter table "smas_account" add column "failures" integer not null default '0', add column "locked_until" bigint, add column "pw_changed" bigint;
+alter table "smas_session" add column "csrf" varchar(64);
+create index "smas_session_account_ix" on "smas_session" ("accountid");
+create table "smas_token" ("id" bigserial primary key, "accountid" bigint not null, "label" varchar(100) not null, "token_hash" varchar(64) not null, "created" bigint not null, "last_used" bigint, "expires" bigint, "revoked" bigint);
+alter table "smas_token" add constraint "smas_token_accountid_fk" foreign key ("accountid") references "smas_account" ("id");
+alter table "smas_token" add constraint "smas_token_hash_uq" unique ("token_hash");
+create index "smas_token_account_ix" on "smas_token" ("accountid");
+create index "smas_audit_user_ix" on "smas_audit" ("username", "created", "id");
+create index "smas_audit_action_ix" on "smas_audit" ("action", "created", "id");

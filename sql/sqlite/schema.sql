@@ -116,3 +116,15 @@ create index `rms_job_share_ix` on `rms_job` (`status`, `pool`, `shareid`, `prio
 create table `rms_share` (`pool` varchar(32) not null, `shareid` bigint not null, `pass` bigint not null default '0', constraint `rms_share_pk` primary key (`pool`, `shareid`));
 
 -- migration 0009_job_creation
+
+-- migration 0011_accounts
+alter table `smas_account` add column `failures` integer not null default '0';
+alter table `smas_account` add column `locked_until` bigint;
+alter table `smas_account` add column `pw_changed` bigint;
+alter table `smas_session` add column `csrf` varchar(64);
+create index `smas_session_account_ix` on `smas_session` (`accountid`);
+create table `smas_token` (`id` integer not null primary key autoincrement, `accountid` bigint not null, `label` varchar(100) not null, `token_hash` varchar(64) not null, `created` bigint not null, `last_used` bigint, `expires` bigint, `revoked` bigint, constraint `smas_token_accountid_fk` foreign key(`accountid`) references `smas_account`(`id`));
+create unique index `smas_token_hash_uq` on `smas_token` (`token_hash`);
+create index `smas_token_account_ix` on `smas_token` (`accountid`);
+create index `smas_audit_user_ix` on `smas_audit` (`username`, `created`, `id`);
+create index `smas_audit_action_ix` on `smas_audit` (`action`, `created`, `id`);

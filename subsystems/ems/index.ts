@@ -1,7 +1,7 @@
 import type { Context, Subsystem } from '../../core/subsystem.js';
 import { OutboxBus } from './bus.js';
 import { MissionLog } from './missionLog.js';
-import { emsApi, emsPages } from './routes.js';
+import { emsApi, emsPages, type Audit } from './routes.js';
 import { countEvents } from './sql/settleEvent.js';
 import { purgeDeliveredEvents } from './retention.js';
 
@@ -19,7 +19,7 @@ export interface EmsService {
  * EMS is created first and differently: its bus goes into every other subsystem's context,
  * so its factory takes the context without a bus.
  */
-export function createEms(ctx: Omit<Context, 'bus' | 'services'>): Subsystem<EmsService> {
+export function createEms(ctx: Omit<Context, 'bus' | 'services'>, audit: Audit): Subsystem<EmsService> {
   const bus = new OutboxBus(ctx.db, ctx.config.ems.outbox, ctx.clock, ctx.log);
   const missionLog = new MissionLog(ctx.db, ctx.clock);
   return {
@@ -30,8 +30,8 @@ export function createEms(ctx: Omit<Context, 'bus' | 'services'>): Subsystem<Ems
       purge: async (dir, before) =>
         (await purgeDeliveredEvents({ db: ctx.db, dir, before, batchSize: ctx.config.rms.retention.batchSize, log: ctx.log })).archived,
     },
-    api: emsApi(missionLog),
-    pages: { router: emsPages(missionLog), menu: [{ title: 'Mission log', path: '/ems/mission-log' }] },
+    api: emsApi(missionLog, audit),
+    pages: { router: emsPages(missionLog, audit), menu: [{ title: 'Mission log', path: '/ems/mission-log' }] },
     async start() {
       bus.start();
     },

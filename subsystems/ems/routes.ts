@@ -1,4 +1,6 @@
-import { Router } from 'express';
+import { Router, type Request, type Response } from 'express';
+import type { Knex } from 'knex';
+import { actorOf } from '../../core/actor.js';
 import { coreErrors } from '../../core/errors.js';
 import { SEVERITIES, type MissionLog, type Severity } from './missionLog.js';
 
@@ -26,27 +28,33 @@ function listOptions(query: Record<string, unknown>) {
   };
 }
 
+/** Records an action in the audit (SMAS's, which is made after EMS: its service reaches EMS through this). */
+export type Audit = (trx: Knex.Transaction, entry: { username: string; address?: string; reason?: string; action: string; target?: string }) => Promise<void>;
+
+/** An operator's entry, audited with who added it and from where. */
+function addEntry(missionLog: MissionLog, audit: Audit, req: Request, res: Response): Promise<number> {
+  // Express 5 leaves the body undefined when no parser took it (no content type).
+  const body = (req.body ?? {}) as { severity?: Severity; message?: string };
+  const who = actorOf(req, res);
+  return missionLog.append({ severity: body.severity ?? 'INFO', subsystem: 'ems', message: String(body.message ?? ''), username: who.username }, (trx, id) =>
+    audit(trx, { username: who.username, address: who.address, action: 'missionlog.add', target: `mission log ${id}` }),
+  );
+}
+
 /** GET/POST /api/ems/mission-log. */
-export function emsApi(missionLog: MissionLog): Router {
+export function emsApi(missionLog: MissionLog, audit: Audit): Router {
   const api = Router();
   api.get('/mission-log', async (req, res) => {
     res.json({ entries: await missionLog.list(listOptions(req.query)) });
   });
   api.post('/mission-log', async (req, res) => {
-    const body = (req.body ?? {}) as { severity?: Severity; message?: string };
-    const id = await missionLog.append({
-      severity: body.severity ?? 'INFO',
-      subsystem: 'ems',
-      message: String(body.message ?? ''),
-      username: res.locals.username as string | undefined,
-    });
-    res.status(201).json({ id });
+    res.status(201).json({ id: await addEntry(missionLog, audit, req, res) });
   });
   return api;
 }
 
 /** The Mission log page: newest first, paged by key, with a form to add an entry. */
-export function emsPages(missionLog: MissionLog): Router {
+export function emsPages(missionLog: MissionLog, audit: Audit): Router {
   const pages = Router();
   pages.get('/mission-log', async (req, res) => {
     const options = listOptions(req.query);
@@ -55,15 +63,8 @@ export function emsPages(missionLog: MissionLog): Router {
     res.render('ems/mission-log', { title: 'Mission log', entries, next, severity: options.severity ?? '' });
   });
   pages.post('/mission-log', async (req, res) => {
-    // Express 5 leaves the body undefined when no parser took it (no content type).
-    const body = (req.body ?? {}) as { severity?: Severity; message?: string };
-    await missionLog.append({
-      severity: body.severity ?? 'INFO',
-      subsystem: 'ems',
-      message: String(body.message ?? ''),
-      username: res.locals.username as string | undefined,
-    });
-    res.redirect(303, '/ems/mission-log');
+    await addEntry(missionLog, audit, req, res);
+    res.redirect(303, (res.locals.url as (path: string) => string)('/ems/mission-log'));
   });
   return pages;
 }
