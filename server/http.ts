@@ -42,7 +42,6 @@ export function createApp(dpc: Dpc): Express {
     (a, b) => MENU_ORDER.indexOf(a.title) - MENU_ORDER.indexOf(b.title),
   );
   const r = express.Router();
-  // Before the body parsers: the error page of a body they reject needs the menu too.
   r.use((req, res, next) => {
     res.locals.menu = [];
     res.locals.path = req.path;
@@ -73,10 +72,7 @@ export function createApp(dpc: Dpc): Express {
     }),
   );
   r.use('/static', express.static(join(projectRoot, 'views', 'static'), { maxAge: '1h' }));
-  r.use(express.json({ limit: '1mb' }));
-  r.use(express.urlencoded({ extended: false, limit: '1mb' }));
-  r.use(cookieParser());
-
+  // The probes answer without a session, and without the database a session's check needs.
   r.get('/healthz', (_req, res) => {
     res.json({ status: 'alive', process: dpc.processId });
   });
@@ -90,14 +86,19 @@ export function createApp(dpc: Dpc): Express {
       subsystems: dpc.smas.states().map((s) => ({ name: s.name, state: s.state, ...(s.detail ? { detail: s.detail } : {}) })),
     });
   });
+  r.use(cookieParser());
 
   r.use(auth.sameOrigin);
+  // Before the body parsers: the error page of a body they reject shows the user's menu.
   r.use(auth.identify);
   r.use((_req, res, next) => {
     const user = res.locals.user as SignedIn | undefined;
     res.locals.menu = user ? menu.filter((item) => !item.role || hasRole(user.role, item.role)) : [];
     next();
   });
+  r.use(express.json({ limit: '1mb' }));
+  r.use(express.urlencoded({ extended: false, limit: '1mb' }));
+
   r.use('/smas', auth.signIn);
   r.use(auth.guard);
 

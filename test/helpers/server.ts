@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { projectRoot } from '../../server/paths.js';
+import { apiTokenFor, withToken } from './auth.js';
 
 /** One line of the JSON log file `<log.dir>/dpc.log`. */
 export interface LogLine {
@@ -27,6 +28,8 @@ export interface Served {
   stderr(): string;
   /** Resolves when the process has exited, however it ended. */
   exited: Promise<Exit>;
+  /** `fetch` as an operator: with the API token of a user made for it at the first call. */
+  api: typeof fetch;
   /** Sends `signal` (SIGTERM unless told) and resolves with how the process ended. */
   stop(signal?: NodeJS.Signals): Promise<Exit>;
 }
@@ -114,9 +117,14 @@ export async function serveDpc(env: Record<string, string>, options: { timeoutMs
     }
     await new Promise((r) => setTimeout(r, 50));
   }
+  let token: Promise<string> | undefined;
   return {
     url,
     child,
+    async api(input, init) {
+      token ??= apiTokenFor(env);
+      return withToken(await token)(input, init);
+    },
     logLines,
     stdout: () => stdout,
     stderr: () => stderr,

@@ -9,9 +9,10 @@ import { startDpc, type Dpc } from '../../server/lifecycle.js';
 import { closeLogger, createLogger } from '../../server/logger.js';
 import { testEnv, type TestEnv } from '../helpers/env.js';
 import { readLog } from '../helpers/server.js';
+import { apiToken } from '../helpers/auth.js';
 
 /** A DPC of this process with its HTTP app listening on a free port. */
-async function startApp(): Promise<{ t: TestEnv; dpc: Dpc; server: Server; base: string; log: Logger; close(): Promise<void> }> {
+async function startApp(): Promise<{ t: TestEnv; dpc: Dpc; server: Server; base: string; log: Logger; token: string; close(): Promise<void> }> {
   const t = await testEnv();
   const log = createLogger(t.config.log);
   const dpc = await startDpc(t.config, log);
@@ -23,6 +24,7 @@ async function startApp(): Promise<{ t: TestEnv; dpc: Dpc; server: Server; base:
     server,
     base,
     log,
+    token: await apiToken(dpc.db, t.config),
     async close() {
       server.closeAllConnections();
       await new Promise((done) => server.close(done));
@@ -41,14 +43,17 @@ afterAll(async () => {
   await app?.close();
 });
 
+/** Every request as an operator, with an API token. */
+const auth = () => ({ authorization: `Bearer ${app.token}` });
+
 async function get(path: string, headers: Record<string, string> = {}) {
-  const res = await fetch(app.base + path, { headers, redirect: 'manual' });
+  const res = await fetch(app.base + path, { headers: { ...auth(), ...headers }, redirect: 'manual' });
   const text = await res.text();
   return { status: res.status, type: res.headers.get('content-type') ?? '', text, json: () => JSON.parse(text) as any };
 }
 
 async function post(path: string, body: string, contentType = 'application/json', headers: Record<string, string> = {}) {
-  const res = await fetch(app.base + path, { method: 'POST', body, headers: { 'content-type': contentType, ...headers }, redirect: 'manual' });
+  const res = await fetch(app.base + path, { method: 'POST', body, headers: { 'content-type': contentType, ...auth(), ...headers }, redirect: 'manual' });
   const text = await res.text();
   return { status: res.status, type: res.headers.get('content-type') ?? '', location: res.headers.get('location'), text, json: () => JSON.parse(text) as any };
 }
@@ -77,6 +82,7 @@ describe('the Welcome page', () => {
     expect(menu).toEqual([
       { title: 'Welcome', path: '/', active: true },
       { title: 'Mission log', path: '/ems/mission-log', active: false },
+      { title: 'Audit', path: '/smas/audit', active: false },
     ]);
     for (const item of menu) expect((await get(item.path)).status).toBe(200);
     expect(menuOf((await get('/ems/mission-log')).text).find((i) => i.active)?.title).toBe('Mission log');
@@ -118,7 +124,7 @@ describe('page errors', () => {
     expect(page.status).toBe(404);
     expect(page.type).toMatch(/^text\/html/);
     expect(page.text).toContain('<strong>DPC_NOT_FOUND</strong>: page /no-such-page not found');
-    expect(menuOf(page.text).map((i) => i.title)).toEqual(['Welcome', 'Mission log']);
+    expect(menuOf(page.text).map((i) => i.title)).toEqual(['Welcome', 'Mission log', 'Audit']);
     expect((await get('/no-such-page', { accept: 'application/json' })).json().error.code).toBe('DPC_NOT_FOUND');
   });
 
@@ -127,7 +133,7 @@ describe('page errors', () => {
     expect(page.status).toBe(400);
     expect(page.text).toContain('<strong>DPC_BAD_REQUEST</strong>');
     expect(page.text).not.toMatch(/ReferenceError|node_modules|at eval/);
-    expect(menuOf(page.text).map((i) => i.title)).toEqual(['Welcome', 'Mission log']);
+    expect(menuOf(page.text).map((i) => i.title)).toEqual(['Welcome', 'Mission log', 'Audit']);
   });
 });
 
@@ -228,7 +234,7 @@ describe('the mission log', () => {
   });
 
   test('a form post with no body is a 400, not a crash', async () => {
-    const res = await fetch(`${app.base}/ems/mission-log`, { method: 'POST', headers: { accept: 'text/html' }, redirect: 'manual' });
+    const res = await fetch(`${app.base}/ems/mission-log`, { method: 'POST', headers: { accept: 'text/html', ...auth() }, redirect: 'manual' });
     expect(res.status).toBe(400);
     expect(await res.text()).toContain('DPC_EMS_LOG_ENTRY');
   });
