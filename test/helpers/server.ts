@@ -46,12 +46,12 @@ export function childEnv(env: Record<string, string>): NodeJS.ProcessEnv {
   return { ...base, ...env };
 }
 
-/** Starts `node --import tsx <script> <args>` in the project root and tracks it for killChildren(). */
-export function spawnTs(script: string, args: string[], env: Record<string, string>): ChildProcess {
+/** Starts `node --import tsx <script> <args>` in the project root and tracks it for killChildren(); `stdin`: a pipe to write to. */
+export function spawnTs(script: string, args: string[], env: Record<string, string>, options: { stdin?: boolean } = {}): ChildProcess {
   const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], {
     cwd: projectRoot,
     env: childEnv(env),
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: [options.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'],
   });
   children.add(child);
   child.once('exit', () => children.delete(child));
@@ -59,8 +59,8 @@ export function spawnTs(script: string, args: string[], env: Record<string, stri
 }
 
 /** Starts `dpc <args>` from source. */
-export function spawnCli(args: string[], env: Record<string, string>): ChildProcess {
-  return spawnTs('server/cli.ts', args, env);
+export function spawnCli(args: string[], env: Record<string, string>, options: { stdin?: boolean } = {}): ChildProcess {
+  return spawnTs('server/cli.ts', args, env, options);
 }
 
 function exitOf(child: ChildProcess): Promise<Exit> {
