@@ -56,7 +56,8 @@ describe('sign-in is required on every route', () => {
   test('every route but the public ones refuses a request without a session or token: 401 in JSON for the API, a redirect to the sign-in page for a page', async () => {
     const open: string[] = [];
     for (const r of routes.filter((x) => !isPublic(x.path))) {
-      for (const credentials of [{}, { cookie: 'dpc_session=forged-session-token' }, { authorization: 'Bearer dpc_forged-token' }]) {
+      const forged: Record<string, string>[] = [{}, { cookie: 'dpc_session=forged-session-token' }, { authorization: 'Bearer dpc_forged-token' }];
+      for (const credentials of forged) {
         const res = await fetch(app.base + concrete(r.path), {
           method: r.method,
           headers: { accept: 'text/html', 'content-type': 'application/json', ...credentials },

@@ -36,12 +36,13 @@ function cancel(headers: Record<string, string>, fields: Record<string, string> 
 
 describe('cross-site requests', () => {
   test('a form-encoded POST from another site is refused with 403, with the session cookie or an API token, and changes nothing', async () => {
-    for (const headers of [
+    const cases: Record<string, string>[] = [
       { ...session.headers(), origin: 'https://evil.example' },
       { cookie: session.cookie, referer: 'https://evil.example/page.html' },
       { authorization: `Bearer ${token}`, origin: 'https://evil.example' },
       { ...session.headers(), origin: 'null' },
-    ]) {
+    ];
+    for (const headers of cases) {
       const res = await cancel(headers, { reason: 'clickjacked', _csrf: session.csrf });
       expect(res.status, JSON.stringify(headers)).toBe(403);
       expect(((await res.json()) as { error: { code: string } }).error.code).toBe('DPC_SMAS_ORIGIN');
@@ -50,7 +51,8 @@ describe('cross-site requests', () => {
   });
 
   test("a POST with the session cookie but without this session's CSRF token is refused with 403", async () => {
-    for (const fields of [{ reason: 'no token' }, { reason: 'wrong token', _csrf: 'x'.repeat(43) }, { reason: 'empty', _csrf: '' }]) {
+    const cases: Record<string, string>[] = [{ reason: 'no token' }, { reason: 'wrong token', _csrf: 'x'.repeat(43) }, { reason: 'empty', _csrf: '' }];
+    for (const fields of cases) {
       const res = await cancel({ cookie: session.cookie, origin: app.origin }, fields);
       expect(res.status).toBe(403);
       expect(((await res.json()) as { error: { code: string; message: string } }).error).toMatchObject({ code: 'DPC_SMAS_CSRF' });
