@@ -1,6 +1,9 @@
+import type { AddressInfo } from 'node:net';
+import express from 'express';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { listen } from '../../server/http.js';
 import { openAccounts } from '../../subsystems/smas/index.js';
-import { addUser, signIn } from '../helpers/auth.js';
+import { addUser, apiToken, signIn } from '../helpers/auth.js';
 import { startApp, type App } from '../helpers/app.js';
 
 let app: App;
@@ -66,6 +69,28 @@ describe('API tokens', () => {
     for (const authorization of ['Bearer', 'Basic YWRtaW46eA==', 'Bearer dpc_x y']) {
       const res = await fetch(`${app.base}/api/rms/totals`, { headers: { authorization } });
       expect(res.status, authorization).toBe(401);
+    }
+  });
+});
+
+describe('bearerOnly, for an endpoint a machine reads (/metrics)', () => {
+  test('takes an API token of a user with the role, and nothing else: no session cookie, no redirect', async () => {
+    const metrics = express();
+    metrics.get('/metrics', app.dpc.smas.http.bearerOnly('operator'), (_req, res) => void res.type('text/plain').send('up 1\n'));
+    const server = await listen(metrics, '127.0.0.1', 0);
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/metrics`;
+    try {
+      const u = await addUser(app.dpc.db, app.t.config, 'operator');
+      const s = await signIn(app.base, u.username, u.password);
+      expect((await fetch(url, { redirect: 'manual' })).status).toBe(401);
+      expect((await fetch(url, { headers: { cookie: s.cookie }, redirect: 'manual' })).status).toBe(401);
+      expect((await fetch(url, { headers: { authorization: `Bearer ${await apiToken(app.dpc.db, app.t.config, 'scientist')}` } })).status).toBe(403);
+      const ok = await fetch(url, { headers: { authorization: `Bearer ${await apiToken(app.dpc.db, app.t.config, 'operator')}` } });
+      expect(ok.status).toBe(200);
+      expect(await ok.text()).toBe('up 1\n');
+    } finally {
+      server.closeAllConnections();
+      await new Promise((done) => server.close(done));
     }
   });
 });
