@@ -23,7 +23,10 @@ export const configSchema = z
          * subnets ("loopback", "10.0.0.0/8"). Only a trusted proxy's X-Forwarded-For and
          * X-Forwarded-Proto count: the client's address in the audit, and HTTPS for the cookie's Secure flag.
          */
-        trustProxy: z.union([z.boolean(), z.number().int().min(0).max(100), z.string().min(1)]),
+        trustProxy: z
+          .union([z.boolean(), z.number().int().min(0).max(100), z.string().min(1)])
+          // From the environment a hop count is text: "2" means two hops, not the address 2.
+          .transform((v) => (typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : v)),
         /** The path the console is served under behind a reverse proxy ("/dpc"), or "" for the root. */
         basePath: z.string().regex(/^(\/[A-Za-z0-9._~-]+)*$/, 'a path like /dpc, without a trailing slash, or empty'),
       })
