@@ -14,7 +14,23 @@ const weight = z.number().min(0.001).max(1000);
 
 export const configSchema = z
   .object({
-    http: z.object({ host: z.string().min(1), port: listenPort }).strict(),
+    http: z
+      .object({
+        host: z.string().min(1),
+        port: listenPort,
+        /**
+         * Express's 'trust proxy': false (none), true (any), a number of hops, or addresses and
+         * subnets ("loopback", "10.0.0.0/8"). Only a trusted proxy's X-Forwarded-For and
+         * X-Forwarded-Proto count: the client's address in the audit, and HTTPS for the cookie's Secure flag.
+         */
+        trustProxy: z
+          .union([z.boolean(), z.number().int().min(0).max(100), z.string().min(1)])
+          // From the environment a hop count is text: "2" means two hops, not the address 2.
+          .transform((v) => (typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : v)),
+        /** The path the console is served under behind a reverse proxy ("/dpc"), or "" for the root. */
+        basePath: z.string().regex(/^(\/[A-Za-z0-9._~-]+)*$/, 'a path like /dpc, without a trailing slash, or empty'),
+      })
+      .strict(),
     db: z
       .object({
         client: z.enum(['sqlite', 'postgresql', 'oracle']),
@@ -75,6 +91,21 @@ export const configSchema = z
         leaseMs: z.number().int().min(500),
         /** How far apart the clocks of the processes sharing the database may be (NTP): leases are times in the database. */
         clockSkewMs: z.number().int().min(0),
+        /** A session ends after this long without a request (idleMs) and this long after sign-in (absoluteMs), whatever happens. */
+        session: z.object({ idleMs: z.number().int().min(1000), absoluteMs: z.number().int().min(1000) }).strict(),
+        signin: z
+          .object({
+            /** This many wrong passwords in a row lock the account for lockMs. */
+            maxFailures: z.number().int().min(1).max(1000),
+            lockMs: z.number().int().min(1000),
+            /** Sign-in attempts allowed per client address, and per user name, within windowMs. */
+            perAddress: z.number().int().min(1),
+            perAccount: z.number().int().min(1),
+            windowMs: z.number().int().min(1000),
+          })
+          .strict(),
+        /** Where the first start writes the password of the admin it creates (mode 0600); "": `first-admin-password` in the folder that holds log.dir (var/). */
+        firstAdminFile: z.string(),
       })
       .strict(),
     rms: z

@@ -3,15 +3,19 @@ import { coreErrors, DpcError, messageOf } from '../core/errors.js';
 
 /**
  * The operator's commands on workflows, jobs and pools: `dpc` calls the REST API of a running
- * server (the same actions as the console, audited the same way), so it needs no database
+ * server (the same actions as the console, audited the same way) with the API token of a user
+ * (DPC_TOKEN, from `dpc user token` or the console's My account page), so it needs no database
  * credentials of its own.
  */
-export function addOperatorCommands(program: Command, serverUrl: () => string): void {
+export function addOperatorCommands(program: Command, serverUrl: () => string, token: () => string | undefined): void {
   const call = async (method: 'GET' | 'POST', path: string, body?: unknown): Promise<unknown> => {
-    const url = new URL(`/api${path}`, serverUrl());
+    // The server's URL may carry http.basePath (http://host/dpc/): the API lies under it.
+    const url = new URL(`api${path}`, serverUrl().replace(/\/?$/, '/'));
+    const secret = token();
+    const headers: Record<string, string> = { 'content-type': 'application/json', ...(secret ? { authorization: `Bearer ${secret}` } : {}) };
     let res: Response;
     try {
-      res = await fetch(url, { method, headers: { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+      res = await fetch(url, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
     } catch (err) {
       throw coreErrors.serverUnreachable(url.origin, messageOf(err));
     }

@@ -13,6 +13,7 @@ import * as jobLogStore0007 from './migrations/0007_job_log_store.js';
 import * as fairShare0008 from './migrations/0008_fair_share.js';
 import * as jobCreation0009 from './migrations/0009_job_creation.js';
 import * as words0010 from './migrations/0010_words.js';
+import * as accounts0011 from './migrations/0011_accounts.js';
 import * as pages0014 from './migrations/0014_pages.js';
 
 interface Migration {
@@ -32,7 +33,8 @@ const migrations: Migration[] = [
   fairShare0008,
   jobCreation0009,
   words0010,
-  // 0011–0013 belong to work on other branches; 0014 follows 0010 until they land.
+  accounts0011,
+  // 0012 and 0013 belong to work on other branches; 0014 follows 0011 until they land.
   pages0014,
 ];
 

@@ -159,6 +159,17 @@ alter table "rms_workflow" rename column "defid" to "descid";
 alter table "rms_workflow" rename constraint "rms_workflow_defid_fk" to "rms_workflow_descid_fk";
 alter table "rms_job" rename column "reclaims" to "handbacks";
 
+-- migration 0011_accounts
+alter table "smas_account" add column "failures" integer not null default '0', add column "locked_until" bigint, add column "pw_changed" bigint;
+alter table "smas_session" add column "csrf" varchar(64);
+create index "smas_session_account_ix" on "smas_session" ("accountid");
+create table "smas_token" ("id" bigserial primary key, "accountid" bigint not null, "label" varchar(100) not null, "token_hash" varchar(64) not null, "created" bigint not null, "last_used" bigint, "expires" bigint, "revoked" bigint);
+alter table "smas_token" add constraint "smas_token_accountid_fk" foreign key ("accountid") references "smas_account" ("id");
+alter table "smas_token" add constraint "smas_token_hash_uq" unique ("token_hash");
+create index "smas_token_account_ix" on "smas_token" ("accountid");
+create index "smas_audit_user_ix" on "smas_audit" ("username", "created", "id");
+create index "smas_audit_action_ix" on "smas_audit" ("action", "created", "id");
+
 -- migration 0014_pages
 alter table "ems_mission_log" add column "eventid" bigint;
 alter table "ems_mission_log" add constraint "ems_mission_log_event_uq" unique ("eventid");

@@ -127,6 +127,18 @@ create unique index `rms_descriptor_hash_uq` on `rms_descriptor` (`name`, `hash`
 alter table `rms_workflow` rename column `defid` to `descid`;
 alter table `rms_job` rename column `reclaims` to `handbacks`;
 
+-- migration 0011_accounts
+alter table `smas_account` add column `failures` integer not null default '0';
+alter table `smas_account` add column `locked_until` bigint;
+alter table `smas_account` add column `pw_changed` bigint;
+alter table `smas_session` add column `csrf` varchar(64);
+create index `smas_session_account_ix` on `smas_session` (`accountid`);
+create table `smas_token` (`id` integer not null primary key autoincrement, `accountid` bigint not null, `label` varchar(100) not null, `token_hash` varchar(64) not null, `created` bigint not null, `last_used` bigint, `expires` bigint, `revoked` bigint, constraint `smas_token_accountid_fk` foreign key(`accountid`) references `smas_account`(`id`));
+create unique index `smas_token_hash_uq` on `smas_token` (`token_hash`);
+create index `smas_token_account_ix` on `smas_token` (`accountid`);
+create index `smas_audit_user_ix` on `smas_audit` (`username`, `created`, `id`);
+create index `smas_audit_action_ix` on `smas_audit` (`action`, `created`, `id`);
+
 -- migration 0014_pages
 alter table `ems_mission_log` add column `eventid` bigint;
 create unique index `ems_mission_log_event_uq` on `ems_mission_log` (`eventid`);

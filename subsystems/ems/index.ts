@@ -3,7 +3,7 @@ import { Alerts } from './alerts.js';
 import { recordEventsInMissionLog } from './automatic.js';
 import { OutboxBus } from './bus.js';
 import { MissionLog } from './missionLog.js';
-import { emsApi, emsPages } from './routes.js';
+import { emsApi, emsPages, type Audit } from './routes.js';
 import { countEvents } from './sql/settleEvent.js';
 import { purgeDeliveredEvents } from './retention.js';
 
@@ -24,7 +24,7 @@ export interface EmsService {
  * EMS is created first and differently: its bus goes into every other subsystem's context,
  * so its factory takes the context without a bus.
  */
-export function createEms(ctx: Omit<Context, 'bus' | 'services'>): Subsystem<EmsService> {
+export function createEms(ctx: Omit<Context, 'bus' | 'services'>, audit: Audit): Subsystem<EmsService> {
   const bus = new OutboxBus(ctx.db, ctx.config.ems.outbox, ctx.clock, ctx.log);
   const missionLog = new MissionLog(ctx.db, ctx.clock);
   const alerts = new Alerts(ctx.db, bus, ctx.clock);
@@ -38,9 +38,9 @@ export function createEms(ctx: Omit<Context, 'bus' | 'services'>): Subsystem<Ems
       purge: async (dir, before) =>
         (await purgeDeliveredEvents({ db: ctx.db, dir, before, batchSize: ctx.config.rms.retention.batchSize, log: ctx.log })).archived,
     },
-    api: emsApi(missionLog, alerts),
+    api: emsApi(missionLog, alerts, audit),
     pages: {
-      router: emsPages(missionLog, alerts),
+      router: emsPages(missionLog, alerts, audit),
       menu: [
         { title: 'Mission log', path: '/ems/mission-log' },
         { title: 'Alerts', path: '/ems/alerts' },

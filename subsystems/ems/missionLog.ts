@@ -1,3 +1,4 @@
+import type { Knex } from 'knex';
 import type { Db } from '../../core/db.js';
 import type { Clock } from '../../core/clock.js';
 import { isUniqueViolation } from '../../core/db.js';
@@ -39,8 +40,9 @@ export class MissionLog {
     private readonly clock: Clock,
   ) {}
 
-  async append(entry: LogEntry): Promise<number> {
-    return (await this.write(entry, null))!;
+  /** Adds an entry; `audit`, if given, runs in the insert's transaction with the new entry's id. */
+  async append(entry: LogEntry, audit?: (trx: Knex.Transaction, id: number) => Promise<void>): Promise<number> {
+    return this.write(entry, null, audit);
   }
 
   /**
@@ -56,12 +58,12 @@ export class MissionLog {
     }
   }
 
-  private async write(entry: LogEntry, eventid: number | null): Promise<number> {
+  private async write(entry: LogEntry, eventid: number | null, audit?: (trx: Knex.Transaction, id: number) => Promise<void>): Promise<number> {
     const message = entry.message?.trim?.() ?? '';
     if (!SEVERITIES.includes(entry.severity)) throw emsErrors.badLogEntry(`severity must be one of ${SEVERITIES.join(', ')}; got ${JSON.stringify(entry.severity)}`);
     if (message === '') throw emsErrors.badLogEntry('the message is empty');
     if (message.length > MAX_MESSAGE) throw emsErrors.badLogEntry(`the message has ${message.length} characters; at most ${MAX_MESSAGE}`);
-    const rows = await insertLogEntry(this.db.knex, {
+    const row = {
       created: this.clock.now(),
       severity: entry.severity,
       subsystem: entry.subsystem,
@@ -72,8 +74,13 @@ export class MissionLog {
       nodeid: entry.nodeid ?? null,
       transferid: entry.transferid ?? null,
       eventid,
+    };
+    if (!audit) return insertedId(await insertLogEntry(this.db.knex, row));
+    return this.db.knex.transaction(async (trx) => {
+      const id = insertedId(await insertLogEntry(trx, row));
+      await audit(trx, id);
+      return id;
     });
-    return insertedId(rows);
   }
 
   async list(o: LogQuery = {}): Promise<LogEntryRow[]> {

@@ -1,4 +1,6 @@
-import { Router } from 'express';
+import { Router, type Request, type Response } from 'express';
+import type { Knex } from 'knex';
+import { actorOf } from '../../core/actor.js';
 import { limitParam, oneOfParam, queryString, textParam, timeParam, wholeParam } from '../../core/params.js';
 import { SUBSYSTEM_NAMES } from '../../core/subsystem.js';
 import { ALERT_STATES, type Alerts, type AlertState } from './alerts.js';
@@ -22,6 +24,19 @@ function logQuery(query: Record<string, unknown>): LogQuery {
   };
 }
 
+/** Records an action in the audit (SMAS's, which is made after EMS: its service reaches EMS through this). */
+export type Audit = (trx: Knex.Transaction, entry: { username: string; address?: string; reason?: string; action: string; target?: string }) => Promise<void>;
+
+/** An operator's entry, audited with who added it and from where. */
+function addEntry(missionLog: MissionLog, audit: Audit, req: Request, res: Response): Promise<number> {
+  // Express 5 leaves the body undefined when no parser took it (no content type).
+  const body = (req.body ?? {}) as { severity?: Severity; message?: string };
+  const who = actorOf(req, res);
+  return missionLog.append({ severity: body.severity ?? 'INFO', subsystem: 'ems', message: String(body.message ?? ''), username: who.username }, (trx, id) =>
+    audit(trx, { username: who.username, address: who.address, action: 'missionlog.add', target: `mission log ${id}` }),
+  );
+}
+
 /** All alerts with `state=all`; unacknowledged ones just raised (OPEN) by default. */
 function alertState(value: unknown): AlertState | undefined {
   if (value === 'all') return undefined;
@@ -29,20 +44,13 @@ function alertState(value: unknown): AlertState | undefined {
 }
 
 /** GET/POST /api/ems/mission-log, GET /api/ems/alerts. */
-export function emsApi(missionLog: MissionLog, alerts: Alerts): Router {
+export function emsApi(missionLog: MissionLog, alerts: Alerts, audit: Audit): Router {
   const api = Router();
   api.get('/mission-log', async (req, res) => {
     res.json({ entries: await missionLog.list(logQuery(req.query)) });
   });
   api.post('/mission-log', async (req, res) => {
-    const body = (req.body ?? {}) as { severity?: Severity; message?: string };
-    const id = await missionLog.append({
-      severity: body.severity ?? 'INFO',
-      subsystem: 'ems',
-      message: String(body.message ?? ''),
-      username: res.locals.username as string | undefined,
-    });
-    res.status(201).json({ id });
+    res.status(201).json({ id: await addEntry(missionLog, audit, req, res) });
   });
   api.get('/alerts', async (req, res) => {
     res.json({ alerts: await alerts.list({ before: wholeParam(req.query.before, 'before'), limit: limitParam(req.query.limit), state: alertState(req.query.state) }) });
@@ -54,7 +62,7 @@ const PAGE = 50;
 const day = (ms: number | undefined) => (ms === undefined ? '' : new Date(ms).toISOString().slice(0, 19));
 
 /** The Mission log page (newest first, paged by key, filtered from the query string, with a form to add an entry) and the Alerts page. */
-export function emsPages(missionLog: MissionLog, alerts: Alerts): Router {
+export function emsPages(missionLog: MissionLog, alerts: Alerts, audit: Audit): Router {
   const pages = Router();
   pages.get('/mission-log', async (req, res) => {
     const o = logQuery(req.query);
@@ -64,15 +72,8 @@ export function emsPages(missionLog: MissionLog, alerts: Alerts): Router {
     res.render('ems/mission-log', { title: 'Mission log', entries, next, filters, severities: SEVERITIES, subsystems: SUBSYSTEM_NAMES });
   });
   pages.post('/mission-log', async (req, res) => {
-    // Express 5 leaves the body undefined when no parser took it (no content type).
-    const body = (req.body ?? {}) as { severity?: Severity; message?: string };
-    await missionLog.append({
-      severity: body.severity ?? 'INFO',
-      subsystem: 'ems',
-      message: String(body.message ?? ''),
-      username: res.locals.username as string | undefined,
-    });
-    res.redirect(303, '/ems/mission-log');
+    await addEntry(missionLog, audit, req, res);
+    res.redirect(303, (res.locals.url as (path: string) => string)('/ems/mission-log'));
   });
   pages.get('/alerts', async (req, res) => {
     const state = alertState(req.query.state);

@@ -1,4 +1,5 @@
 import { join, resolve } from 'node:path';
+import type { Actor } from '../../core/actor.js';
 import type { Context, Subsystem } from '../../core/subsystem.js';
 import type { DssService } from '../dss/index.js';
 import type { RmsService } from '../rms/index.js';
@@ -56,7 +57,7 @@ export function createPfs(ctx: Context<{ rms: RmsService; dss: DssService; smas:
   let poolTimer: NodeJS.Timeout | undefined;
   const store = new JobLogStore(db, jobLogDir(config), config.pfs, clock);
 
-  async function setPool(name: string, state: 'OPEN' | 'DRAINED', who: { username: string; reason?: string }): Promise<void> {
+  async function setPool(name: string, state: 'OPEN' | 'DRAINED', who: Actor): Promise<void> {
     if (!POOL.test(name)) throw pfsErrors.unknownPool(name);
     if (!who.reason?.trim()) throw pfsErrors.reasonRequired(state === 'DRAINED' ? 'draining a pool' : 'opening a pool');
     await db.knex.transaction(async (trx) => {

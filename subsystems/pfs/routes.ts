@@ -1,4 +1,5 @@
 import { Router, type Request, type Response } from 'express';
+import { actorOf, type Actor } from '../../core/actor.js';
 import { coreErrors } from '../../core/errors.js';
 import type { RmsService } from '../rms/index.js';
 import { pfsErrors } from './errors.js';
@@ -18,7 +19,7 @@ function whole(value: unknown, what: string, min: number): number | undefined {
 
 export interface PfsRoutes {
   pools(): Promise<PoolState[]>;
-  setPool(name: string, state: 'OPEN' | 'DRAINED', who: { username: string; reason?: string }): Promise<void>;
+  setPool(name: string, state: 'OPEN' | 'DRAINED', who: Actor): Promise<void>;
   store: JobLogStore;
   rms: RmsService;
 }
@@ -40,7 +41,7 @@ export function pfsApi(p: PfsRoutes): Router {
     api.post(`/pools/:name/${action}`, async (req, res) => {
       const reason = (req.body ?? {}).reason;
       if (reason !== undefined && typeof reason !== 'string') throw coreErrors.badRequest('reason must be text');
-      await p.setPool(req.params.name, state, { username: (res.locals.username as string | undefined) ?? 'console', reason });
+      await p.setPool(req.params.name, state, actorOf(req, res));
       res.json({ pools: await p.pools() });
     });
   }

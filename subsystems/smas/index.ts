@@ -4,9 +4,13 @@ import type { Db } from '../../core/db.js';
 import { pingSql } from '../../core/db.js';
 import { messageOf } from '../../core/errors.js';
 import type { Context, Health, Subsystem, SubsystemName, SubsystemState } from '../../core/subsystem.js';
+import type { Config } from '../../config/schema.js';
+import { systemClock, type Clock } from '../../core/clock.js';
+import { Accounts } from './accounts.js';
+import { createAuth, type SmasHttp } from './auth.js';
+import { ensureFirstAdmin } from './firstAdmin.js';
 import { Leases } from './leases.js';
-import { smasApi } from './routes.js';
-import { insertAudit } from './sql/audit.js';
+import { smasApi, smasPages } from './routes.js';
 import { beatProcess, insertProcess, listProcesses, stopProcess } from './sql/process.js';
 import { insertSubsystemState, listSubsystemStates, updateSubsystemState } from './sql/subsystemState.js';
 
@@ -24,6 +28,12 @@ export interface DbStatus {
 }
 
 export type { Duty, Leases } from './leases.js';
+export type { Accounts, AccountView } from './accounts.js';
+export type { SmasHttp } from './auth.js';
+export { CSRF_FIELD, CSRF_HEADER, SESSION_COOKIE, requiredRole, safeNext } from './auth.js';
+export { firstAdminFile, FIRST_ADMIN } from './firstAdmin.js';
+export { smasErrors } from './errors.js';
+export { randomPassword } from './passwords.js';
 
 /** One state-changing action of an operator: who, when, on what, and why (ARCHITECTURE §8). */
 export interface AuditEntry {
@@ -38,6 +48,8 @@ export interface AuditEntry {
 export interface SmasService {
   /** Once-only duties held through leases in the database. */
   leases: Leases;
+  /** Sign-in, sessions, API tokens, roles and CSRF for the HTTP app (server/http.ts puts them in front of every route). */
+  http: SmasHttp;
   /** Records an action in smas_audit, in the transaction of the change it records. */
   audit(trx: Knex | Knex.Transaction, entry: AuditEntry): Promise<void>;
   /** Records a subsystem's state: logged at once, written to smas_subsystem when the database answers. */
@@ -163,19 +175,12 @@ export function createSmas(ctx: Context): Subsystem<SmasService> {
   }
 
   const leases = new Leases(db, processId, ctx.config.smas.leaseMs, clock, log);
+  const accounts = openAccounts(db, ctx.config, clock);
+  const http = createAuth(accounts, ctx.config, log);
   const service: SmasService = {
     leases,
-    audit: async (trx, e) => {
-      await insertAudit(trx, {
-        created: clock.now(),
-        username: e.username.slice(0, 64),
-        action: e.action,
-        target: e.target?.slice(0, 200) ?? null,
-        reason: e.reason?.slice(0, 1000) || null,
-        detail: e.detail === undefined ? null : JSON.stringify(e.detail),
-        address: e.address ?? null,
-      });
-    },
+    http,
+    audit: (trx, e) => accounts.audit(trx, e),
     setState,
     watch: (name, health) => void watched.set(name, health),
     unwatch: (name) => void watched.delete(name),
@@ -195,9 +200,17 @@ export function createSmas(ctx: Context): Subsystem<SmasService> {
   return {
     name: 'smas',
     service,
-    api: smasApi(processId, service),
+    api: smasApi({ processId, service, accounts, http, db }),
+    pages: {
+      router: smasPages({ processId, service, accounts, http, db }),
+      menu: [
+        { title: 'Audit', path: '/smas/audit' },
+        { title: 'Users', path: '/smas/users', role: 'admin' },
+      ],
+    },
     async start() {
       await save();
+      await ensureFirstAdmin(accounts, ctx.config, log);
       timer = setInterval(() => void check(), interval);
       timer.unref();
       await leases.start();
@@ -212,6 +225,11 @@ export function createSmas(ctx: Context): Subsystem<SmasService> {
       return { state: 'UP' };
     },
   };
+}
+
+/** The accounts of a database, for the server and for the bootstrap commands of `dpc user`. */
+export function openAccounts(db: Db, config: Config, clock: Clock = systemClock): Accounts {
+  return new Accounts(db, clock, config.smas.session, config.smas.signin);
 }
 
 /** Subsystem states of every process sharing the database that beat lately and did not stop. */

@@ -100,7 +100,7 @@ describe('a creation killed midway', () => {
       try {
         const served = await serveDpc(env);
         const post = (n: number) =>
-          fetch(`${served.url}api/rms/workflows`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'held', params: { n }, reason: 'kill during creation' }) });
+          served.api(`${served.url}api/rms/workflows`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'held', params: { n }, reason: 'kill during creation' }) });
         const small = (await (await post(10)).json()) as { id: number };
         const before = await totals(db.knex);
         void post(600_000).catch(() => undefined);
@@ -122,7 +122,7 @@ describe('a creation killed midway', () => {
         const again = await serveDpc(env);
         expect(await totals(db.knex)).toEqual(before);
         // The next process creates and counts as before.
-        const next = (await (await fetch(`${again.url}api/rms/workflows`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'held', params: { n: 7 }, reason: 'after the kill' }) })).json()) as { id: number };
+        const next = (await (await again.api(`${again.url}api/rms/workflows`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'held', params: { n: 7 }, reason: 'after the kill' }) })).json()) as { id: number };
         expect(next.id).toBeGreaterThan(small.id);
         expect(await totals(db.knex)).toEqual({ workflows: before.workflows + 1, steps: before.steps + 1, jobs: before.jobs + 7, counted: before.counted + 7 });
         await again.stop();

@@ -96,7 +96,7 @@ describe('the job queue across kill -9', () => {
       const served = await serveDpc(env);
       const pid = served.child.pid!;
       if (round === 0) {
-        const res = await fetch(`${served.url}api/rms/workflows`, {
+        const res = await served.api(`${served.url}api/rms/workflows`, {
           method: 'POST',
           headers: { 'content-type': 'application/json' },
           body: JSON.stringify({ name: 'killfan', params: { file, n: JOBS, sleepMs: 30 }, reason: 'kill -9 acceptance' }),
@@ -136,7 +136,7 @@ describe('the job queue across kill -9', () => {
     let wf: { status: string; counts: Record<string, number>; steps: { name: string; counts: Record<string, number> }[] } | undefined;
     await until(
       async () => {
-        wf = (await (await fetch(`${last.url}api/rms/workflows/${workflowid}`)).json()) as typeof wf;
+        wf = (await (await last.api(`${last.url}api/rms/workflows/${workflowid}`)).json()) as typeof wf;
         return wf?.status === 'SUCCESS' || wf?.status === 'FAILED';
       },
       120_000,

@@ -59,7 +59,7 @@ const pidOf = (processid: string | null | undefined) => Number(processid?.split(
 
 /** Starts the fan-out on `server`: its id. */
 async function startFan(server: Served, file: string): Promise<number> {
-  const res = await fetch(`${server.url}api/rms/workflows`, {
+  const res = await server.api(`${server.url}api/rms/workflows`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ name: 'killfan', params: { file, n: JOBS, sleepMs: SLEEP_MS }, reason: 'partition test' }),
@@ -92,7 +92,7 @@ async function endOf(server: Served, workflowid: number): Promise<string> {
   let status = '';
   await until(
     async () => {
-      status = ((await (await fetch(`${server.url}api/rms/workflows/${workflowid}`)).json()) as { status: string }).status;
+      status = ((await (await server.api(`${server.url}api/rms/workflows/${workflowid}`)).json()) as { status: string }).status;
       return status === 'SUCCESS' || status === 'FAILED';
     },
     120_000,

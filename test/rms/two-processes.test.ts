@@ -61,7 +61,7 @@ describe.skipIf(testDialect !== 'postgresql')('two server processes on one Postg
     const JOBS = 400;
     const file = join(t.dir, 'executions.txt');
     const [a, b] = await serveTwo('test/fixtures/kill-workflows.ts');
-    const res = await fetch(`${a.url}api/rms/workflows`, {
+    const res = await a.api(`${a.url}api/rms/workflows`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ name: 'killfan', params: { file, n: JOBS, sleepMs: 40 }, reason: 'two processes' }),
@@ -71,7 +71,7 @@ describe.skipIf(testDialect !== 'postgresql')('two server processes on one Postg
     let wf: { status: string; steps: { name: string; counts: Record<string, number> }[] } | undefined;
     await until(
       async () => {
-        wf = (await (await fetch(`${b.url}api/rms/workflows/${id}`)).json()) as typeof wf;
+        wf = (await (await b.api(`${b.url}api/rms/workflows/${id}`)).json()) as typeof wf;
         return wf?.status === 'SUCCESS' || wf?.status === 'FAILED';
       },
       90_000,

@@ -1,54 +1,32 @@
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from 'vitest';
-import type { Logger } from 'winston';
 import { SUBSYSTEM_NAMES } from '../../core/subsystem.js';
 import { describeTarget } from '../../server/db.js';
-import { createApp, listen } from '../../server/http.js';
-import { startDpc, type Dpc } from '../../server/lifecycle.js';
-import { closeLogger, createLogger } from '../../server/logger.js';
-import { testEnv, type TestEnv } from '../helpers/env.js';
+import { startApp, type App } from '../helpers/app.js';
+import { apiToken } from '../helpers/auth.js';
 import { readLog } from '../helpers/server.js';
 
-/** A DPC of this process with its HTTP app listening on a free port. */
-async function startApp(): Promise<{ t: TestEnv; dpc: Dpc; server: Server; base: string; log: Logger; close(): Promise<void> }> {
-  const t = await testEnv();
-  const log = createLogger(t.config.log);
-  const dpc = await startDpc(t.config, log);
-  const server = await listen(createApp(dpc), '127.0.0.1', 0);
-  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  return {
-    t,
-    dpc,
-    server,
-    base,
-    log,
-    async close() {
-      server.closeAllConnections();
-      await new Promise((done) => server.close(done));
-      await dpc.stop();
-      await closeLogger(log);
-      await t.cleanup();
-    },
-  };
-}
-
-let app: Awaited<ReturnType<typeof startApp>>;
+let app: App;
+/** An operator's API token: every request is signed in. */
+let token: string;
 beforeAll(async () => {
   app = await startApp();
+  token = await apiToken(app.dpc.db, app.t.config);
 });
 afterAll(async () => {
   await app?.close();
 });
 
+/** Every request as an operator, with an API token. */
+const auth = () => ({ authorization: `Bearer ${token}` });
+
 async function get(path: string, headers: Record<string, string> = {}) {
-  const res = await fetch(app.base + path, { headers, redirect: 'manual' });
+  const res = await fetch(app.base + path, { headers: { ...auth(), ...headers }, redirect: 'manual' });
   const text = await res.text();
   return { status: res.status, type: res.headers.get('content-type') ?? '', text, json: () => JSON.parse(text) as any };
 }
 
 async function post(path: string, body: string, contentType = 'application/json', headers: Record<string, string> = {}) {
-  const res = await fetch(app.base + path, { method: 'POST', body, headers: { 'content-type': contentType, ...headers }, redirect: 'manual' });
+  const res = await fetch(app.base + path, { method: 'POST', body, headers: { 'content-type': contentType, ...auth(), ...headers }, redirect: 'manual' });
   const text = await res.text();
   return { status: res.status, type: res.headers.get('content-type') ?? '', location: res.headers.get('location'), text, json: () => JSON.parse(text) as any };
 }
@@ -252,7 +230,7 @@ describe('the mission log', () => {
   });
 
   test('a form post with no body is a 400, not a crash', async () => {
-    const res = await fetch(`${app.base}/ems/mission-log`, { method: 'POST', headers: { accept: 'text/html' }, redirect: 'manual' });
+    const res = await fetch(`${app.base}/ems/mission-log`, { method: 'POST', headers: { accept: 'text/html', ...auth() }, redirect: 'manual' });
     expect(res.status).toBe(400);
     expect(await res.text()).toContain('DPC_EMS_LOG_ENTRY');
   });
