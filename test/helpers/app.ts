@@ -29,10 +29,10 @@ export interface App {
   close(): Promise<void>;
 }
 
-/** A DPC of this process (its own database) with its HTTP app on a free port; `definitions`: rms.definitions. */
-export async function startApp(env: Record<string, string> = {}, options: { clock?: MovableClock; definitions?: string[] } = {}): Promise<App> {
+/** A DPC of this process (its own database) with its HTTP app on a free port; `descriptors`: rms.descriptors. */
+export async function startApp(env: Record<string, string> = {}, options: { clock?: MovableClock; descriptors?: string[] } = {}): Promise<App> {
   const t = await testEnv(env);
-  if (options.definitions) t.config.rms.definitions = options.definitions;
+  if (options.descriptors) t.config.rms.descriptors = options.descriptors;
   const log = createLogger(t.config.log);
   const dpc = await startDpc(t.config, log, options.clock);
   const server = await listen(createApp(dpc), '127.0.0.1', 0);

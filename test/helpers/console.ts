@@ -2,6 +2,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createApp, listen } from '../../server/http.js';
 import { startHarness, type Harness } from '../fixtures/rms-harness.js';
+import { addUser, signIn, type Session } from './auth.js';
 
 export interface Answer {
   status: number;
@@ -14,20 +15,34 @@ export interface Answer {
 export interface ConsoleUnderTest {
   h: Harness;
   base: string;
+  /** An operator's session, signed in through the sign-in form. */
+  session: Session;
+  /** GET as the signed-in operator. */
   get(path: string, headers?: Record<string, string>): Promise<Answer>;
+  /** `fetch` with the operator's session cookie and CSRF token. */
+  fetch: typeof fetch;
   close(): Promise<void>;
 }
 
-/** The test workflows' DPC of this process (the RMS harness) with its HTTP app listening on a free port. */
+/** The test workflows' DPC of this process (the RMS harness) with its HTTP app listening on a free port, and an operator signed in. */
 export async function startConsole(options: Parameters<typeof startHarness>[0] = {}): Promise<ConsoleUnderTest> {
   const h = await startHarness(options);
   const server: Server = await listen(createApp(h.dpc), '127.0.0.1', 0);
   const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const operator = await addUser(h.dpc.db, h.t.config, 'operator');
+  const session = await signIn(base, operator.username, operator.password);
+  const signedIn: typeof fetch = (input, init = {}) => {
+    const headers = new Headers(init.headers);
+    for (const [k, v] of Object.entries(session.headers())) if (!headers.has(k)) headers.set(k, v);
+    return fetch(input, { ...init, headers });
+  };
   return {
     h,
     base,
+    session,
+    fetch: signedIn,
     async get(path, headers = {}) {
-      const res = await fetch(base + path, { headers, redirect: 'manual' });
+      const res = await signedIn(base + path, { headers, redirect: 'manual' });
       const text = await res.text();
       return { status: res.status, type: res.headers.get('content-type') ?? '', headers: res.headers, text, json: () => JSON.parse(text) };
     },

@@ -103,7 +103,7 @@ describe('a job’s log page', () => {
   test('pages a large log in byte ranges of whole lines, from the tail back to the start', async () => {
     const { workflowid, jobids } = await logging([{ tag: 'big', lines: 3000, bytes: 60 }]);
     await ended(c.h, workflowid);
-    const whole = await (await fetch(`${c.base}/api/pfs/jobs/${jobids[0]}/log`)).text();
+    const whole = await (await c.fetch(`${c.base}/api/pfs/jobs/${jobids[0]}/log`)).text();
     expect(whole.length).toBeGreaterThan(200_000);
     const tail = await c.get(`/pfs/jobs/${jobids[0]}/log`);
     const shown = logText(tail.text);
@@ -130,7 +130,7 @@ describe('a job’s log page', () => {
   test('searches on the server, giving each matching line with its byte offset, paged', async () => {
     const { workflowid, jobids } = await logging([{ tag: 'find', lines: 500 }]);
     await ended(c.h, workflowid);
-    const whole = await (await fetch(`${c.base}/api/pfs/jobs/${jobids[0]}/log`)).text();
+    const whole = await (await c.fetch(`${c.base}/api/pfs/jobs/${jobids[0]}/log`)).text();
     const search = async (q: string) => (await c.get(`/api/pfs/jobs/${jobids[0]}/log/search?${q}`)).json();
     const first = await search('q=LINE 1&limit=30');
     expect(first.matches).toHaveLength(30);
@@ -161,14 +161,14 @@ describe('a job’s log page', () => {
     const script = await c.get('/static/log-follow.js');
     expect(script.status).toBe(200);
     expect(script.type).toMatch(/javascript/);
-    const api = await fetch(`${c.base}/api/pfs/jobs/${jobids[0]}/log?attempt=1&offset=0`);
+    const api = await c.fetch(`${c.base}/api/pfs/jobs/${jobids[0]}/log?attempt=1&offset=0`);
     expect(api.headers.get('x-dpc-log-active')).toBe('1');
     await ended(c.h, workflowid);
-    const after = await fetch(`${c.base}/api/pfs/jobs/${jobids[0]}/log?attempt=1&offset=0`);
+    const after = await c.fetch(`${c.base}/api/pfs/jobs/${jobids[0]}/log?attempt=1&offset=0`);
     expect(after.headers.get('x-dpc-log-active')).toBe('0');
     const done = await c.get(`/pfs/jobs/${jobids[0]}/log`);
     expect(done.text).not.toContain('data-follow');
-    const download = await fetch(`${c.base}${hrefOf(done.text, 'Download')}`);
+    const download = await c.fetch(`${c.base}${hrefOf(done.text, 'Download')}`);
     expect(download.headers.get('content-disposition')).toBe(`attachment; filename="${jobids[0]}.1.log"`);
     expect(await download.text()).toBe(await after.text());
   });
@@ -196,7 +196,7 @@ describe('a job’s log page', () => {
     const named = await c.get(`/pfs/jobs/${jobids[0]}/log?file=/etc/passwd&filename=../../etc/passwd&segment=/etc/passwd`);
     expect(logText(named.text)).toMatch(/safe attempt 1 line 0/);
     expect(named.text).not.toContain('root:');
-    const download = await fetch(`${c.base}/api/pfs/jobs/${jobids[0]}/log?download=1&filename=evil.sh`);
+    const download = await c.fetch(`${c.base}/api/pfs/jobs/${jobids[0]}/log?download=1&filename=evil.sh`);
     expect(download.headers.get('content-disposition')).toBe(`attachment; filename="${jobids[0]}.1.log"`);
     expect((await c.get('/pfs/jobs/999999/log')).status).toBe(404);
   });

@@ -41,6 +41,7 @@ const MENU = [
   { title: 'Configuration tracking', path: '/rms/solutions' },
   { title: 'Mission log', path: '/ems/mission-log' },
   { title: 'Alerts', path: '/ems/alerts' },
+  { title: 'Audit', path: '/smas/audit' },
 ];
 
 function menuOf(html: string): { title: string; path: string; active: boolean }[] {

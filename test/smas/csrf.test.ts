@@ -8,7 +8,7 @@ let session: Session;
 let token: string;
 let workflowid: number;
 beforeAll(async () => {
-  app = await startApp({}, { definitions: [WORKFLOWS] });
+  app = await startApp({}, { descriptors: [WORKFLOWS] });
   const op = await addUser(app.dpc.db, app.t.config, 'operator');
   session = await signIn(app.base, op.username, op.password);
   token = await apiToken(app.dpc.db, app.t.config, 'operator');

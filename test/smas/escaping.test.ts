@@ -10,7 +10,7 @@ let app: App;
 let admin: Session;
 let token: string;
 beforeAll(async () => {
-  app = await startApp({}, { definitions: [WORKFLOWS] });
+  app = await startApp({}, { descriptors: [WORKFLOWS] });
   const a = await addUser(app.dpc.db, app.t.config, 'admin');
   admin = await signIn(app.base, a.username, a.password);
   token = await apiToken(app.dpc.db, app.t.config, 'operator');
