@@ -138,12 +138,12 @@ export class Explain {
     }
 
     const priority = Number(job.priority);
-    const count = async (higher: boolean) => Number(((await countAhead(knex, { pool, priority, id: jobid, higher, cap: AHEAD_CAP })) as { n: number | string }[])[0]?.n ?? 0);
+    const count = async (higher: boolean) => Number(((await countAhead(knex, { pool, priority, id: jobid, shareid: Number(job.shareid), higher, cap: AHEAD_CAP })) as { n: number | string }[])[0]?.n ?? 0);
     const higher = await count(true);
     const older = await count(false);
     if (higher + older > 0) {
       const more = (n: number) => (n > AHEAD_CAP ? `more than ${AHEAD_CAP}` : String(n));
-      reasons.push({ code: 'QUEUE_AHEAD', text: `${more(higher)} READY job(s) of higher priority than ${priority} and ${more(older)} older one(s) of its priority are ahead of it in pool ${pool}`, facts: { higher, older, capped: higher > AHEAD_CAP || older > AHEAD_CAP } });
+      reasons.push({ code: 'QUEUE_AHEAD', text: `${more(higher)} READY job(s) of higher priority than ${priority} and ${more(older)} older one(s) of its priority and request are ahead of it in pool ${pool}`, facts: { higher, older, capped: higher > AHEAD_CAP || older > AHEAD_CAP } });
     }
     await this.fairShare(pool, Number(job.shareid), reasons);
     if (reasons.length === 0) reasons.push({ code: 'NEXT_IN_LINE', text: `nothing holds it back: it is claimed at the next turn of a process that serves pool ${pool}`, facts: { pool } });
