@@ -87,7 +87,7 @@ export class BulkActions {
     // What the action began with: jobs of later workflows, or that finish later, are not part of it.
     const [newest] = (await newestWorkflow(this.d.db.knex, {})) as { n: number | string | null }[];
     p.set.upTo = Number(newest?.n ?? 0);
-    p.conditions.finishedTo = Math.min(p.conditions.finishedTo ?? now + 1, now + 1);
+    if (p.plan === 'finished') p.conditions.finishedTo = Math.min(p.conditions.finishedTo ?? now + 1, now + 1);
 
     const { count: matched, exact } = o.accept ? await this.countAccepted(p, o.accept, now) : await this.query.count(p.filter, now);
     const detail = { filter: o.described ?? filter, plan: p.plan, matched, exact, ...(action === 'priority' ? { priority: o.priority } : {}) };
