@@ -10,7 +10,8 @@ const PATTERN_MAX = 300;
 
 /**
  * A failure reason with what differs from one failure of the same cause to the next taken
- * out: UUIDs, hexadecimal ids, numbers (and so the numeric parts of paths, times and sizes).
+ * out: UUIDs, hexadecimal ids, numbers (and so the numeric parts of paths, times and sizes),
+ * but not a program's exit code.
  */
 export function normaliseReason(reason: string | null): string {
   if (!reason) return '(no reason)';
@@ -19,7 +20,8 @@ export function normaliseReason(reason: string | null): string {
     .replace(/\b0x[0-9a-f]+\b/gi, '<hex>')
     // A run of 8 or more hex digits with at least one digit: a hash or an id, not a word.
     .replace(/\b(?=[0-9a-f]*\d)[0-9a-f]{8,}\b/gi, '<hex>')
-    .replace(/\d+(?:\.\d+)?/g, '<n>')
+    // An exit code tells causes apart (3 is the program's own, 137 a kill): it stays.
+    .replace(/(?<![\d.])(?<!exited with code )\d+(?:\.\d+)?/g, '<n>')
     .replace(/\s+/g, ' ')
     .trim()
     .slice(0, PATTERN_MAX);
