@@ -13,7 +13,7 @@ afterAll(async () => {
 
 describe('the grid of a descriptor', () => {
   test('shows the last N workflows newest first × their steps, each cell from the per-step counts, page after page', async () => {
-    const made = [];
+    const made: number[] = [];
     for (let i = 0; i < 3; i++) made.push((await h.rms.start('held-pair', { params: { n: 2, m: 1 } }, operator)).id);
     const claimed = (await h.rms.queue.claim(HELD_POOL, 6)).filter((j) => j.workflowid === made[2]);
     await h.rms.queue.record(claimed, claimed.map((job) => ({ job, status: 'SUCCESS' as const })));
