@@ -112,6 +112,11 @@ export class Dispatcher {
     this.watchdog.unref();
   }
 
+  /** Claimed jobs that wait for CPUs or memory to start: no claim is made meanwhile. */
+  get waitingForRoom(): number {
+    return this.waiting.length;
+  }
+
   /** Asks the loop to look for work now (the queue was filled, a pool opened). */
   poke(): void {
     this.emptyUntil = 0;

@@ -108,6 +108,20 @@ export function createPfs(ctx: Context<{ rms: RmsService; dss: DssService; smas:
   const pfsPages = pfsConsole({ db, store, rms: services.rms, smas: services.smas, pools, localPlaces: () => executor?.threads ?? 0, now: () => clock.now() });
   api.use(pfsPages.api);
 
+  // Why a job is not running: what this process knows of a pool (its drain, its local executor's room).
+  services.rms.ops.usePoolFacts({
+    pool: async (name, job) => {
+      const state = (await pools()).find((p) => p.name === name);
+      const drained = state?.state === 'DRAINED' ? { by: state.changed_by, since: state.changed, reason: state.reason } : null;
+      if (name !== 'local' || !executor || !dispatcher) return { drained, executor: null };
+      const e = executor;
+      return {
+        drained,
+        executor: { places: e.capacity(), free: e.free(), cpuBudget: e.cpuBudget, memoryBudgetMb: e.memoryBudgetMb, waitingForRoom: dispatcher.waitingForRoom, ...e.budget(job) },
+      };
+    },
+  });
+
   return {
     name: 'pfs',
     service,

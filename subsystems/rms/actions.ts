@@ -74,7 +74,7 @@ export class Actions {
       for (let after = 0; ; ) {
         const page = ((await selectWorkflowJobs(work.trx, { jobs: jobRange(wf), statuses: ['FAILED'], after, limit: 1000 })) as JobRef[]).map(ref);
         if (page.length === 0) break;
-        n += await this.reopen(work, wf, page, 'FAILED', now);
+        n += await reopenJobs(work, wf, page, 'FAILED', now);
         after = page[page.length - 1].id;
       }
       return n;
@@ -86,7 +86,7 @@ export class Actions {
     const job = await this.job(jobid);
     if (job.status !== 'FAILED' && job.status !== 'CANCELLED') throw rmsErrors.notAllowed(`job ${jobid}`, job.status, 'FAILED or CANCELLED');
     await this.onWorkflow(job.workflowid, { ...who }, 'job.retry', ['RUNNING', 'PAUSED', 'FAILED', 'CANCELLED'], async (work, wf, now) => {
-      if ((await this.reopen(work, wf, [job], job.status as 'FAILED' | 'CANCELLED', now)) === 0) {
+      if ((await reopenJobs(work, wf, [job], job.status as 'FAILED' | 'CANCELLED', now)) === 0) {
         throw rmsErrors.notAllowed(`job ${jobid}`, 'no longer FAILED or CANCELLED', 'FAILED or CANCELLED');
       }
     }, `job ${jobid}`);
@@ -117,20 +117,6 @@ export class Actions {
     const [row] = (await selectJob(this.d.db.knex, { id: jobid })) as (JobRef & { status: JobStatus; priority: number })[];
     if (!row) throw rmsErrors.jobNotFound(jobid);
     return { ...ref(row), status: row.status, priority: Number(row.priority) };
-  }
-
-  /** Jobs back to the queue (WAITING in a paused workflow), their step and workflow running again. */
-  private async reopen(work: JobWork, wf: LockedWorkflow, jobs: JobRef[], from: 'FAILED' | 'CANCELLED', now: number): Promise<number> {
-    const to: JobStatus = wf.status === 'PAUSED' ? 'WAITING' : 'READY';
-    const n = await work.move(jobs, from, to, { attempts: 0, endtime: null, reason: null, claimed_by: null, lease_until: null, run_after: now });
-    for (const stepid of new Set(jobs.map((j) => j.stepid))) {
-      await moveStep(work.trx, { id: stepid, from: ['FAILED', 'CANCELLED', 'SUCCESS'], to: 'RUNNING', starttime: null, endtime: null });
-    }
-    if (wf.status === 'FAILED' || wf.status === 'CANCELLED') {
-      await moveWorkflow(work.trx, { id: wf.id, from: ['FAILED', 'CANCELLED'], to: 'RUNNING', endtime: null, reason: null });
-      wf.status = 'RUNNING';
-    }
-    return n;
   }
 
   private async moveRunningSteps(work: JobWork, wf: LockedWorkflow, from: JobStatus, to: JobStatus): Promise<void> {
@@ -166,4 +152,18 @@ export class Actions {
     if (finished.length > 0) this.d.onFinished(finished);
     return result;
   }
+}
+
+/** Jobs back to the queue (WAITING in a paused workflow), their step and workflow running again. */
+export async function reopenJobs(work: JobWork, wf: LockedWorkflow, jobs: JobRef[], from: 'FAILED' | 'CANCELLED', now: number): Promise<number> {
+  const to: JobStatus = wf.status === 'PAUSED' ? 'WAITING' : 'READY';
+  const n = await work.move(jobs, from, to, { attempts: 0, endtime: null, reason: null, claimed_by: null, lease_until: null, run_after: now });
+  for (const stepid of new Set(jobs.map((j) => j.stepid))) {
+    await moveStep(work.trx, { id: stepid, from: ['FAILED', 'CANCELLED', 'SUCCESS'], to: 'RUNNING', starttime: null, endtime: null });
+  }
+  if (wf.status === 'FAILED' || wf.status === 'CANCELLED') {
+    await moveWorkflow(work.trx, { id: wf.id, from: ['FAILED', 'CANCELLED'], to: 'RUNNING', endtime: null, reason: null });
+    wf.status = 'RUNNING';
+  }
+  return n;
 }

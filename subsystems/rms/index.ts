@@ -14,6 +14,7 @@ import { Overview } from './overview.js';
 import { createWorkflow, type StartRequest, type Started } from './workflows.js';
 import { recordConfig } from './provenance.js';
 import { JobQueue, transaction } from './queue.js';
+import { createOperations, type RmsOperations } from './operations.js';
 import { Registry } from './registry.js';
 import { rmsApi } from './routes.js';
 import { Reads } from './reads.js';
@@ -29,6 +30,8 @@ import { isFinished } from './work.js';
 export type { WorkflowDescriptor, StepDescriptor, Trigger, Params } from './descriptor.js';
 export type { ClaimedJob, Outcome } from './queue.js';
 export type { Actor } from './actions.js';
+export type { PoolFacts } from './explain.js';
+export type { RmsOperations } from './operations.js';
 export type { Started } from './workflows.js';
 export type { WorkAtAGlance } from './overview.js';
 export { rmsErrors } from './errors.js';
@@ -47,6 +50,8 @@ export interface RmsService {
   reads: Reads;
   /** Today's work at a glance and the queue's depth: the Welcome page and the Node Monitor. */
   overview: Overview;
+  /** The console's job query, bulk actions, triage, why-not-running, grid and graph. */
+  ops: RmsOperations;
   /** Archives and purges finished jobs that ended before `before`; solutions and provenance stay. */
   purge(dir: string, before: number): Promise<number>;
 }
@@ -76,6 +81,14 @@ export function createRms(
   const queue = new JobQueue(db, bus, clock, ctx.processId, config.rms.jobLeaseMs, config.rms.maxHandbacks, onFinished, config.rms.share);
   const actions = new Actions({ db, bus, clock, audit: (trx, e) => services.smas.audit(trx, e), onFinished });
   const reads = new Reads(db);
+  const ops = createOperations({
+    db, bus, clock, audit: (trx, e) => services.smas.audit(trx, e), onFinished, queue, share: config.rms.share,
+    announce: (who, r) => {
+      const message = `bulk ${r.action} by ${who.username}: ${r.changed} job(s) changed of ${r.matched}${r.exact ? '' : '+'} matching${r.skipped ? `, ${r.skipped} left (their workflow's state)` : ''}; reason: ${who.reason ?? ''}`;
+      log.info(message, { action: r.action, changed: r.changed, matched: r.matched });
+      void services.ems.missionLog.append({ severity: 'INFO', subsystem: 'rms', message, username: who.username }).catch((err) => log.warn('could not write the mission log', { error: messageOf(err) }));
+    },
+  });
 
   async function startWorkflow(name: string, req: StartRequest, who?: Actor): Promise<Started> {
     const reg = registry.get(name);
@@ -194,6 +207,7 @@ export function createRms(
     queue,
     reads,
     overview: new Overview(db),
+    ops,
     purge: async (dir, before) => (await purgeFinishedJobs({ db, dir, before, batchSize: config.rms.retention.batchSize, log, clock })).archived,
   };
 

@@ -174,7 +174,7 @@ export class JobQueue {
   }
 
   /** The shares of a pool that have READY jobs (see `selectShares`). */
-  private async shares(knex: Knex | Knex.Transaction, pool: string): Promise<ShareState[]> {
+  async shares(knex: Knex | Knex.Transaction, pool: string): Promise<ShareState[]> {
     let ids: number[] | null = null;
     if (dialectOf(knex) === 'oracle') {
       ids = [];

@@ -2,6 +2,7 @@ import type { Db } from '../../core/db.js';
 import { rmsErrors } from './errors.js';
 import { countInStatus, countsOfWorkflow, estimateRows } from './sql/jobCounts.js';
 import { jobRange, listFailedSince, listJobs, listQueue, selectJob } from './sql/jobs.js';
+import { workflowIdsCreated } from './sql/jobQuery.js';
 import { selectSolution, selectSolutionInputs, selectConfig } from './sql/solutions.js';
 import { selectSteps, type StepRow } from './sql/steps.js';
 import { listWorkflows, selectWorkflow, type WorkflowRow } from './sql/workflows.js';
@@ -37,8 +38,16 @@ export class Reads {
     };
   }
 
-  async listWorkflows(o: { before?: number; limit?: number; name?: string; status?: string } = {}) {
-    const rows = (await listWorkflows(this.db.knex, { before: o.before ?? null, limit: clampLimit(o.limit), name: o.name ?? null, status: o.status ?? null })) as WorkflowRow[];
+  /** Recent and History: newest first, `limit` a page ("How many"), optionally of a span of creation times (Unix ms, `to` exclusive). */
+  async listWorkflows(o: { before?: number; limit?: number; name?: string; status?: string; createdFrom?: number; createdTo?: number } = {}) {
+    let created = null;
+    if (o.createdFrom !== undefined || o.createdTo !== undefined) {
+      const span = { from: o.createdFrom ?? 0, to: o.createdTo ?? Number.MAX_SAFE_INTEGER };
+      const [ids] = (await workflowIdsCreated(this.db.knex, span)) as { lo: number | null; hi: number | null }[];
+      if (ids?.lo == null || ids.hi == null) return [];
+      created = { ...span, lo: Number(ids.lo), hi: Number(ids.hi) };
+    }
+    const rows = (await listWorkflows(this.db.knex, { before: o.before ?? null, limit: clampLimit(o.limit), name: o.name ?? null, status: o.status ?? null, created })) as WorkflowRow[];
     return rows.map(withParams);
   }
 

@@ -2,6 +2,8 @@ import { Router, type Request } from 'express';
 import { actorOf as actor } from '../../core/actor.js';
 import { coreErrors } from '../../core/errors.js';
 import type { RmsService } from './index.js';
+import { parseJobFilter } from './jobQuery.js';
+import { opsApi } from './opsRoutes.js';
 
 function whole(value: unknown, what: string): number | undefined {
   if (value === undefined || value === '') return undefined;
@@ -23,9 +25,15 @@ function body(req: Request): Record<string, unknown> {
 /** The REST API of run management: everything the console and `dpc` can do. */
 export function rmsApi(rms: RmsService): Router {
   const api = Router();
+  // Before /jobs/:id: its paths (/jobs/query, /jobs/count, …) would otherwise read as job ids.
+  api.use(opsApi(rms, actor));
   api.get('/workflows', async (req, res) => {
     const q = req.query as Record<string, string | undefined>;
-    res.json({ workflows: await rms.reads.listWorkflows({ before: whole(q.before, 'before'), limit: whole(q.limit, 'limit'), name: q.name || undefined, status: q.status || undefined }) });
+    // A day (YYYY-MM-DD, UTC) is History's filter; createdFrom and createdTo a span of any length.
+    const day = q.day ? parseJobFilter({ createdFrom: q.day }).createdFrom : undefined;
+    const span = parseJobFilter({ createdFrom: q.createdFrom, createdTo: q.createdTo });
+    const created = day === undefined ? { createdFrom: span.createdFrom, createdTo: span.createdTo } : { createdFrom: day, createdTo: day + 86_400_000 };
+    res.json({ workflows: await rms.reads.listWorkflows({ before: whole(q.before, 'before'), limit: whole(q.limit, 'limit'), name: q.name || undefined, status: q.status || undefined, ...created }) });
   });
   api.post('/workflows', async (req, res) => {
     const b = body(req);

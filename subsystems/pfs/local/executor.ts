@@ -180,13 +180,22 @@ export class LocalExecutor {
     return Math.max(this.capacity() - this.held.size, 0);
   }
 
+  /** What the budgets hold now, and whether a job's declared CPUs and memory would fit them (as `fits` judges). */
+  budget(job: { tasktype: string; cpus: number; memory_mb: number | null }): { cpusInUse: number; memoryInUseMb: number; cpuShort: boolean; memoryShort: boolean } {
+    const cpus = this.tasks.get(job.tasktype)?.kind === 'program' ? job.cpus : 0;
+    const busy = this.held.size > 0;
+    return {
+      cpusInUse: this.cpusInUse,
+      memoryInUseMb: this.memoryInUse,
+      cpuShort: busy && this.cpusInUse + cpus > this.cpuBudget,
+      memoryShort: busy && this.memoryInUse + (job.memory_mb ?? 0) > this.memoryBudgetMb,
+    };
+  }
+
   /** True when the job's declared CPUs and memory fit the budgets left. */
   fits(job: ClaimedJob): boolean {
-    const type = this.tasks.get(job.tasktype);
-    const cpus = type?.kind === 'program' ? job.cpus : 0;
-    if (this.held.size > 0 && this.cpusInUse + cpus > this.cpuBudget) return false;
-    if (this.held.size > 0 && this.memoryInUse + (job.memory_mb ?? 0) > this.memoryBudgetMb) return false;
-    return this.free() > 0;
+    const b = this.budget(job);
+    return !b.cpuShort && !b.memoryShort && this.free() > 0;
   }
 
   /**

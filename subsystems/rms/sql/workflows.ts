@@ -89,15 +89,26 @@ export const moveWorkflow = defineQuery(
   (knex, p) => knex('rms_workflow').update({ status: p.to, endtime: p.endtime, reason: p.reason }).where('id', p.id).whereIn('status', p.from),
 );
 
-/** Newest first, paged by key; filtered by name and status. */
+/**
+ * Newest first, paged by key; filtered by name, status and time of creation. A span of
+ * creation times is also given as the range of ids made in it (`workflowIdsCreated`), which
+ * the primary key then serves.
+ */
 export const listWorkflows = defineQuery(
   'rms.listWorkflows',
-  { before: null as number | null, limit: 50, name: null as string | null, status: null as string | null },
+  {
+    before: null as number | null,
+    limit: 50,
+    name: null as string | null,
+    status: null as string | null,
+    created: null as { from: number; to: number; lo: number; hi: number } | null,
+  },
   (knex, p) => {
     const q = knex('rms_workflow').select(WORKFLOW_COLUMNS).orderBy('id', 'desc').limit(p.limit);
     if (p.before !== null) q.where('id', '<', p.before);
     if (p.name !== null) q.where('name', p.name);
     if (p.status !== null) q.where('status', p.status);
+    if (p.created !== null) q.whereBetween('id', [p.created.lo, p.created.hi]).andWhere('created', '>=', p.created.from).andWhere('created', '<', p.created.to);
     return q;
   },
 );
