@@ -1,28 +1,25 @@
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { createApp, listen } from '../../server/http.js';
-import { failHeld, jobsOf, operator, startHarness, type Harness } from '../fixtures/rms-harness.js';
+import { failHeld, jobsOf, operator, type Harness } from '../fixtures/rms-harness.js';
+import { startConsole, type ConsoleUnderTest } from '../helpers/console.js';
 
+let c: ConsoleUnderTest;
 let h: Harness;
-let server: Server;
 let base: string;
 beforeAll(async () => {
-  h = await startHarness();
-  server = await listen(createApp(h.dpc), '127.0.0.1', 0);
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}/api/rms`;
+  c = await startConsole();
+  h = c.h;
+  base = `${c.base}/api/rms`;
 });
 afterAll(async () => {
-  await new Promise((r) => server?.close(r));
-  await h?.stop();
+  await c?.close();
 });
 
 const get = async (path: string) => {
-  const res = await fetch(`${base}${path}`);
+  const res = await c.fetch(`${base}${path}`);
   return { status: res.status, body: (await res.json()) as Record<string, any> };
 };
 const post = async (path: string, body: unknown) => {
-  const res = await fetch(`${base}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  const res = await c.fetch(`${base}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
   return { status: res.status, body: (await res.json()) as Record<string, any> };
 };
 
@@ -61,7 +58,7 @@ describe('the Workflow Manager API', () => {
     expect(retried.body).toMatchObject({ changed: 1 });
     expect((await get('/grid?name=held&n=2')).body.workflows.map((w: { id: number }) => w.id)).toEqual([id, f.workflowid]);
     expect((await get(`/workflows/${id}/graph`)).body.nodes).toHaveLength(1);
-    const svg = await fetch(`${base}/workflows/${id}/graph?format=svg`);
+    const svg = await c.fetch(`${base}/workflows/${id}/graph?format=svg`);
     expect(svg.headers.get('content-type')).toMatch(/^image\/svg\+xml/);
     const day = new Date().toISOString().slice(0, 10);
     expect((await get(`/workflows?day=${day}&name=held&limit=2`)).body.workflows.map((w: { id: number }) => w.id)).toEqual([id, f.workflowid]);
