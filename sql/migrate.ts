@@ -12,6 +12,7 @@ import * as jobClaims0006 from './migrations/0006_job_claims.js';
 import * as jobLogStore0007 from './migrations/0007_job_log_store.js';
 import * as fairShare0008 from './migrations/0008_fair_share.js';
 import * as jobCreation0009 from './migrations/0009_job_creation.js';
+import * as monitor0012 from './migrations/0012_monitor.js';
 
 interface Migration {
   name: string;
@@ -29,6 +30,7 @@ const migrations: Migration[] = [
   jobLogStore0007,
   fairShare0008,
   jobCreation0009,
+  monitor0012,
 ];
 
 export const MIGRATION_TABLE = 'dpc_migration';

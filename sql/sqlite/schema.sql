@@ -116,3 +116,12 @@ create index `rms_job_share_ix` on `rms_job` (`status`, `pool`, `shareid`, `prio
 create table `rms_share` (`pool` varchar(32) not null, `shareid` bigint not null, `pass` bigint not null default '0', constraint `rms_share_pk` primary key (`pool`, `shareid`));
 
 -- migration 0009_job_creation
+
+-- migration 0012_monitor
+create table `smas_series` (`id` integer not null primary key autoincrement, `name` varchar(64) not null, `labels` varchar(400) not null, `created` bigint not null);
+create unique index `smas_series_name_uq` on `smas_series` (`name`, `labels`);
+create table `smas_sample` (`seriesid` bigint not null, `t` bigint not null, `value` float not null, constraint `smas_sample_seriesid_fk` foreign key(`seriesid`) references `smas_series`(`id`), constraint `smas_sample_pk` primary key (`seriesid`, `t`));
+create index `smas_sample_t_ix` on `smas_sample` (`t`);
+create table `smas_rollup` (`seriesid` bigint not null, `t` bigint not null, `vmin` float not null, `vmax` float not null, `vsum` float not null, `n` integer not null, constraint `smas_rollup_seriesid_fk` foreign key(`seriesid`) references `smas_series`(`id`), constraint `smas_rollup_pk` primary key (`seriesid`, `t`));
+create index `smas_rollup_t_ix` on `smas_rollup` (`t`);
+alter table `ems_alert` add column `cleared` bigint;
