@@ -20,6 +20,14 @@ export interface EventMap {
   'node.down': { nodeid: number; name: string; reason: string };
   'node.up': { nodeid: number; name: string };
   'subsystem.state': { subsystem: string; state: string; detail?: string };
+  /**
+   * A condition an operator must act on began (a disk running out of room): raised once when
+   * it begins, not at every look. `dedupe` names the condition (`disk.low <host> <area>`);
+   * EMS keeps one open alert per name (`ems_alert`).
+   */
+  'alert.raised': { code: string; subsystem: string; severity: 'WARNING' | 'ERROR' | 'CRITICAL'; message: string; dedupe: string };
+  /** The condition of an alert raised with this `dedupe` went away. */
+  'alert.cleared': { code: string; subsystem: string; message: string; dedupe: string };
 }
 
 export type Topic = keyof EventMap;

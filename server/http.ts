@@ -1,14 +1,19 @@
 import { createServer, type Server } from 'node:http';
-import { join } from 'node:path';
-import express, { type ErrorRequestHandler, type Express } from 'express';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import express, { type ErrorRequestHandler, type Express, type Request } from 'express';
 import { isOutage } from '../core/db.js';
 import { coreErrors, DpcError, messageOf } from '../core/errors.js';
 import type { Page } from '../core/subsystem.js';
+import { requireMetricsToken } from '../subsystems/smas/index.js';
 import { describeTarget } from './db.js';
 import type { Dpc } from './lifecycle.js';
 import { projectRoot, softwareVersion } from './paths.js';
 
 /** The console menu in the DPCT's order (ARCHITECTURE §8); only pages that exist are shown. */
+/** uPlot's built files (the Monitor's charts), served from node_modules: no CDN. */
+const UPLOT_DIST = dirname(createRequire(import.meta.url).resolve('uplot'));
+
 const MENU_ORDER = ['Welcome', 'DTS', 'RMS', 'PFS', 'Data management', 'AIM', 'BAM', 'GSR', 'DAAS', 'Logs', 'Configuration tracking', 'Mission log', 'Monitor'];
 
 /**
@@ -30,8 +35,11 @@ export function createApp(dpc: Dpc): Express {
     res.locals.menu = menu;
     res.locals.path = req.path;
     res.locals.version = softwareVersion;
+    const began = performance.now();
+    res.once('finish', () => dpc.smas.metrics.http(req.method, routeOf(req), res.statusCode, performance.now() - began));
     next();
   });
+  app.use('/static/vendor/uplot', express.static(UPLOT_DIST, { maxAge: '1d' }));
   app.use('/static', express.static(join(projectRoot, 'views', 'static'), { maxAge: '1h' }));
   app.use(express.json({ limit: '1mb' }));
   app.use(express.urlencoded({ extended: false, limit: '1mb' }));
@@ -48,6 +56,12 @@ export function createApp(dpc: Dpc): Express {
       database: { client: dpc.db.dialect, reachable: db.ok, since: new Date(db.since).toISOString() },
       subsystems: dpc.smas.states().map((s) => ({ name: s.name, state: s.state, ...(s.detail ? { detail: s.detail } : {}) })),
     });
+  });
+
+  // A bearer token, not a session: Prometheus scrapes it (docs/monitoring.md).
+  app.get('/metrics', requireMetricsToken(dpc.config.smas.metrics.token), async (_req, res) => {
+    const m = await dpc.smas.metrics.render();
+    res.type(m.contentType).send(m.body);
   });
 
   app.get('/', (_req, res) => {
@@ -73,6 +87,17 @@ export function createApp(dpc: Dpc): Express {
   });
   app.use(errorHandler(dpc));
   return app;
+}
+
+/**
+ * The route a request matched, as its pattern (`/api/rms/workflows/:id`), for the HTTP
+ * metrics: a label per route, not per URL. Static files and requests no route took are one
+ * label each, so that a scan of random URLs adds no series.
+ */
+function routeOf(req: Request): string {
+  const route = (req as Request & { route?: { path?: unknown } }).route;
+  if (route && typeof route.path === 'string') return `${req.baseUrl}${route.path}`;
+  return req.originalUrl.startsWith('/static/') ? '/static' : 'unmatched';
 }
 
 function errorHandler(dpc: Dpc): ErrorRequestHandler {

@@ -1,4 +1,5 @@
 import type { Context, Subsystem } from '../../core/subsystem.js';
+import { Alerts } from './alerts.js';
 import { OutboxBus } from './bus.js';
 import { MissionLog } from './missionLog.js';
 import { emsApi, emsPages } from './routes.js';
@@ -7,10 +8,13 @@ import { purgeDeliveredEvents } from './retention.js';
 
 export type { Bus, EventMap, Topic, Delivery, Handler } from '../../core/bus.js';
 export type { LogEntry, Severity } from './missionLog.js';
+export type { Alerts, AlertRow } from './alerts.js';
 
 export interface EmsService {
   bus: OutboxBus;
   missionLog: MissionLog;
+  /** The open alerts raised on the bus (ems_alert). */
+  alerts: Alerts;
   /** Archives (Arrow, by month, under `dir`) and purges delivered events created before `before`. */
   purge(dir: string, before: number): Promise<number>;
 }
@@ -22,21 +26,26 @@ export interface EmsService {
 export function createEms(ctx: Omit<Context, 'bus' | 'services'>): Subsystem<EmsService> {
   const bus = new OutboxBus(ctx.db, ctx.config.ems.outbox, ctx.clock, ctx.log);
   const missionLog = new MissionLog(ctx.db, ctx.clock);
+  const alerts = new Alerts(ctx.db, ctx.clock, missionLog, ctx.log);
+  let unsubscribe: (() => void) | undefined;
   return {
     name: 'ems',
     service: {
       bus,
       missionLog,
+      alerts,
       purge: async (dir, before) =>
         (await purgeDeliveredEvents({ db: ctx.db, dir, before, batchSize: ctx.config.rms.retention.batchSize, log: ctx.log })).archived,
     },
     api: emsApi(missionLog),
     pages: { router: emsPages(missionLog), menu: [{ title: 'Mission log', path: '/ems/mission-log' }] },
     async start() {
+      unsubscribe = alerts.subscribe(bus);
       bus.start();
     },
     async stop() {
       await bus.stop();
+      unsubscribe?.();
     },
     async health() {
       const [row] = (await countEvents(ctx.db.knex, { state: 'FAILED' })) as { n: number | string }[];

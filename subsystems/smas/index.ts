@@ -4,8 +4,13 @@ import type { Db } from '../../core/db.js';
 import { pingSql } from '../../core/db.js';
 import { messageOf } from '../../core/errors.js';
 import type { Context, Health, Subsystem, SubsystemName, SubsystemState } from '../../core/subsystem.js';
+import type { EmsService } from '../ems/index.js';
+import { DiskWatch } from './disk.js';
 import { Leases } from './leases.js';
-import { smasApi } from './routes.js';
+import { Metrics, type QueueStats } from './metrics.js';
+import { Monitor } from './monitor.js';
+import { smasApi, smasPages } from './routes.js';
+import { SampleStore } from './samples.js';
 import { insertAudit } from './sql/audit.js';
 import { beatProcess, insertProcess, stopProcess } from './sql/process.js';
 import { insertSubsystemState, listSubsystemStates, updateSubsystemState } from './sql/subsystemState.js';
@@ -24,6 +29,10 @@ export interface DbStatus {
 }
 
 export type { Duty, Leases } from './leases.js';
+export type { EndedJob, Metrics, QueueStats } from './metrics.js';
+export { requireMetricsToken } from './metrics.js';
+export type { Monitor } from './monitor.js';
+export { smasErrors } from './errors.js';
 
 /** One state-changing action of an operator: who, when, on what, and why (ARCHITECTURE §8). */
 export interface AuditEntry {
@@ -52,6 +61,12 @@ export interface SmasService {
   check(): Promise<void>;
   /** Subsystem states of every live process sharing the database (from smas_subsystem). */
   clusterStates(): Promise<ClusterState[]>;
+  /** This process's Prometheus metrics: PFS records job outcomes and claims in it, the HTTP app its requests. */
+  metrics: Metrics;
+  /** The Monitor's sampler: the glue adds the disks to watch. */
+  monitor: Monitor;
+  /** Gives the Monitor and the metrics the queue's figures (from RMS, which starts after SMAS). */
+  observeQueue(stats: QueueStats): void;
 }
 
 export interface ClusterState {
@@ -72,7 +87,7 @@ const LIVE_INTERVALS = 3;
  * subsystem's own health. While the database is unreachable every subsystem is DEGRADED
  * with that reason and the process keeps running; states are written when it is back.
  */
-export function createSmas(ctx: Context): Subsystem<SmasService> {
+export function createSmas(ctx: Context<{ ems: EmsService }>): Subsystem<SmasService> {
   const { db, clock, log, processId } = ctx;
   const interval = ctx.config.smas.healthIntervalMs;
   const current = new Map<SubsystemName, StateRecord>();
@@ -88,6 +103,7 @@ export function createSmas(ctx: Context): Subsystem<SmasService> {
   // TCP to give up (many minutes), and the monitor with them: /readyz would say ready all
   // along. So every step of a check is bounded by the connect timeout.
   const answerMs = ctx.config.db.connectTimeoutMs;
+  let pingMs: number | undefined;
 
   function setState(name: SubsystemName, state: SubsystemState, detail?: string): void {
     const before = current.get(name);
@@ -115,7 +131,12 @@ export function createSmas(ctx: Context): Subsystem<SmasService> {
   }
 
   async function checkOnce(): Promise<void> {
+    const began = performance.now();
     const reachable = await ping(db, answerMs);
+    if (reachable.ok) {
+      pingMs = performance.now() - began;
+      metrics.pinged(pingMs);
+    }
     if (reachable.ok !== dbStatus.ok) {
       dbStatus = { ...reachable, since: clock.now() };
       if (reachable.ok) log.info('database reachable again', { subsystem: 'smas' });
@@ -150,6 +171,12 @@ export function createSmas(ctx: Context): Subsystem<SmasService> {
   }
 
   const leases = new Leases(db, processId, ctx.config.smas.leaseMs, clock, log);
+  const metrics = new Metrics(db, answerMs);
+  const store = new SampleStore(db, clock);
+  const monitorConfig = ctx.config.smas.monitor;
+  const thresholds = { minFreeMb: monitorConfig.diskMinFreeMb, minFreePercent: monitorConfig.diskMinFreePercent };
+  const disks = new DiskWatch(db, ctx.bus, hostname(), thresholds, (dedupe) => ctx.services.ems.alerts.isOpen(dedupe), log);
+  const monitor = new Monitor({ db, clock, log, config: monitorConfig, leases, store, disks, metrics, host: hostname(), pingMs: () => pingMs });
   const service: SmasService = {
     leases,
     audit: async (trx, e) => {
@@ -170,19 +197,28 @@ export function createSmas(ctx: Context): Subsystem<SmasService> {
     db: () => dbStatus,
     check,
     clusterStates: () => clusterStates(db, clock.now(), interval),
+    metrics,
+    monitor,
+    observeQueue: (stats) => {
+      metrics.queue = stats;
+      monitor.queue = stats;
+    },
   };
 
   return {
     name: 'smas',
     service,
-    api: smasApi(processId, service),
+    api: smasApi(processId, service, store, monitorConfig),
+    pages: { router: smasPages(store, monitorConfig), menu: [{ title: 'Monitor', path: '/smas/monitor' }] },
     async start() {
       await save();
       timer = setInterval(() => void check(), interval);
       timer.unref();
+      monitor.start();
       await leases.start();
     },
     async stop() {
+      await monitor.stop();
       await leases.stop();
       clearInterval(timer);
       await checking;

@@ -77,6 +77,7 @@ describe('the Welcome page', () => {
     expect(menu).toEqual([
       { title: 'Welcome', path: '/', active: true },
       { title: 'Mission log', path: '/ems/mission-log', active: false },
+      { title: 'Monitor', path: '/smas/monitor', active: false },
     ]);
     for (const item of menu) expect((await get(item.path)).status).toBe(200);
     expect(menuOf((await get('/ems/mission-log')).text).find((i) => i.active)?.title).toBe('Mission log');
@@ -118,7 +119,7 @@ describe('page errors', () => {
     expect(page.status).toBe(404);
     expect(page.type).toMatch(/^text\/html/);
     expect(page.text).toContain('<strong>DPC_NOT_FOUND</strong>: page /no-such-page not found');
-    expect(menuOf(page.text).map((i) => i.title)).toEqual(['Welcome', 'Mission log']);
+    expect(menuOf(page.text).map((i) => i.title)).toEqual(['Welcome', 'Mission log', 'Monitor']);
     expect((await get('/no-such-page', { accept: 'application/json' })).json().error.code).toBe('DPC_NOT_FOUND');
   });
 
@@ -127,7 +128,7 @@ describe('page errors', () => {
     expect(page.status).toBe(400);
     expect(page.text).toContain('<strong>DPC_BAD_REQUEST</strong>');
     expect(page.text).not.toMatch(/ReferenceError|node_modules|at eval/);
-    expect(menuOf(page.text).map((i) => i.title)).toEqual(['Welcome', 'Mission log']);
+    expect(menuOf(page.text).map((i) => i.title)).toEqual(['Welcome', 'Mission log', 'Monitor']);
   });
 });
 

@@ -42,3 +42,19 @@ export const estimateRows = defineQuery('rms.estimateRows', { table: 'rms_job' }
   if (dialect === 'oracle') return knex.raw('select num_rows as n from user_tables where table_name = ?', [p.table.toUpperCase()]);
   return knex(p.table).count({ n: '*' });
 });
+
+/** Jobs that ended in [from, to), by final state: on the index of end times (rms_job_ended_ix). */
+export const endedBetween = defineQuery('rms.endedBetween', { from: 1767225600000, to: 1767225660000 }, (knex, p) =>
+  knex('rms_job')
+    .select('status')
+    .count({ n: '*' })
+    .where('endtime', '>=', p.from)
+    .andWhere('endtime', '<', p.to)
+    .whereIn('status', ['SUCCESS', 'FAILED', 'CANCELLED'])
+    .groupBy('status'),
+);
+
+/** The queue's depth: READY jobs by pool and priority, on the index the claim reads (rms_job_ready_ix, active_ix). */
+export const readyByPool = defineQuery('rms.readyByPool', {}, (knex) =>
+  knex('rms_job').select('pool', 'priority').count({ n: '*' }).where('status', 'READY').groupBy('pool', 'priority'),
+);
