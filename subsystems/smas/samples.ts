@@ -117,9 +117,13 @@ export class SampleStore {
     }
   }
 
-  /** Writes many samples, [seriesid, t, value], in statements of at most INSERT_ROWS_MAX: a bulk load (tests, the benchmark's year). */
+  /**
+   * Writes many samples, [seriesid, t, value]: a bulk load (tests, the benchmark's year). The
+   * statement of PostgreSQL and SQLite is the same for any number of rows, so it takes many
+   * at once; Oracle's is Knex's multi-row insert, of at most INSERT_ROWS_MAX.
+   */
   async writeMany(rows: readonly [number, number, number][]): Promise<void> {
-    for (const part of chunks(rows, INSERT_ROWS_MAX)) await insertSamples(this.db.knex, { rows: part });
+    for (const part of chunks(rows, this.db.dialect === 'oracle' ? INSERT_ROWS_MAX : 10_000)) await insertSamples(this.db.knex, { rows: part });
   }
 
   /** Makes the hourly roll-ups of the hours that [from, to) touches again from the raw samples. */
@@ -164,31 +168,35 @@ export class SampleStore {
   /**
    * Series `ids` over [from, to), in at most MAX_POINTS buckets a series. Buckets narrower
    * than an hour are made from the raw samples; wider ones, or any range that starts before
-   * `rawSince` (raw samples are kept for less long), from the hourly roll-ups, in whole hours.
+   * `rawSince` (raw samples are kept for less long), from the hourly roll-ups, in whole hours
+   * (the range widened to them).
    */
   async range(ids: readonly number[], from: number, to: number, rawSince: number): Promise<Range> {
     let width = Math.max(Math.ceil((to - from) / MAX_POINTS), 1);
     const hourly = width >= HOUR_MS || from < rawSince;
     let start = from;
+    let end = to;
     if (hourly) {
+      // Whole hours: a roll-up holds its hour's samples, whatever part of it the range asked for.
       width = Math.ceil(width / HOUR_MS) * HOUR_MS;
       start = Math.floor(from / HOUR_MS) * HOUR_MS;
+      end = Math.ceil(to / HOUR_MS) * HOUR_MS;
       // The hours' alignment may add a bucket: widen by one more hour rather than exceed MAX_POINTS.
-      if (Math.ceil((to - start) / width) > MAX_POINTS) width += HOUR_MS;
+      if (Math.ceil((end - start) / width) > MAX_POINTS) width += HOUR_MS;
     }
     const known = new Map((await this.series()).map((s) => [s.id, s]));
     const wanted = ids.filter((id) => known.has(id));
     const points = new Map<number, Point[]>(wanted.map((id) => [id, []]));
     if (wanted.length > 0) {
       const query = hourly ? bucketRollups : bucketSamples;
-      const rows = (await query(this.db.knex, { ids: wanted, from: start, to, width })) as BucketRow[];
+      const rows = (await query(this.db.knex, { ids: wanted, from: start, to: end, width })) as BucketRow[];
       for (const r of rows) {
         const n = Number(r.n);
         if (n === 0) continue;
         points.get(Number(r.seriesid))?.push([start + Number(r.b) * width, Number(r.vmin), Number(r.vsum) / n, Number(r.vmax)]);
       }
     }
-    return { from: start, to, width, source: hourly ? 'hourly' : 'raw', series: wanted.map((id) => ({ ...known.get(id)!, points: points.get(id)! })) };
+    return { from: start, to: end, width, source: hourly ? 'hourly' : 'raw', series: wanted.map((id) => ({ ...known.get(id)!, points: points.get(id)! })) };
   }
 
   /** The database's size in bytes. */

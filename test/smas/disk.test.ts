@@ -1,0 +1,120 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, test } from 'vitest';
+import winston from 'winston';
+import { systemClock } from '../../core/clock.js';
+import type { Db } from '../../core/db.js';
+import { Alerts } from '../../subsystems/ems/alerts.js';
+import { OutboxBus } from '../../subsystems/ems/bus.js';
+import { MissionLog } from '../../subsystems/ems/missionLog.js';
+import { DISK_LOW, DiskWatch, diskSpace, isLow } from '../../subsystems/smas/disk.js';
+import { testDb, type TestEnv } from '../helpers/env.js';
+import { until } from '../helpers/server.js';
+
+const log = winston.createLogger({ level: 'error', transports: [new winston.transports.Console({ silent: true })] });
+
+let t: TestEnv & { db: Db };
+let bus: OutboxBus;
+let alerts: Alerts;
+let unsubscribe: () => void;
+beforeAll(async () => {
+  t = await testDb();
+  bus = new OutboxBus(t.db, { ...t.config.ems.outbox, pollMs: 20 }, systemClock, log);
+  alerts = new Alerts(t.db, systemClock, new MissionLog(t.db, systemClock), log);
+  unsubscribe = alerts.subscribe(bus);
+  bus.start();
+});
+afterAll(async () => {
+  unsubscribe?.();
+  await bus?.stop();
+  await t?.cleanup();
+});
+beforeEach(async () => {
+  for (const table of ['ems_outbox', 'ems_alert', 'ems_mission_log']) await t.db.knex(table).delete();
+});
+
+const watch = (minFreeMb: number, minFreePercent = 0) => new DiskWatch(t.db, bus, 'host1', { minFreeMb, minFreePercent }, (d) => alerts.isOpen(d), log);
+const space = (freeMb: number, totalMb = 100_000) => ({ freeMb, totalMb });
+
+/** The alert events recorded so far, oldest first, as `topic: message`. */
+async function events(): Promise<string[]> {
+  const rows = (await t.db.knex('ems_outbox').select('topic', 'payload').orderBy('id')) as { topic: string; payload: string }[];
+  return rows.map((r) => `${r.topic}: ${(JSON.parse(r.payload) as { message: string }).message}`);
+}
+
+/** Waits until every event recorded has been delivered. */
+async function delivered(): Promise<void> {
+  await until(async () => ((await t.db.knex('ems_outbox').whereNot('state', 'DELIVERED').select('id')) as unknown[]).length === 0, 10_000, 'events delivered');
+}
+
+async function alertRows() {
+  await delivered();
+  return (await t.db.knex('ems_alert').select('code', 'dedupe', 'state', 'cleared', 'severity').orderBy('id')) as { code: string; dedupe: string; state: string; cleared: number | null; severity: string }[];
+}
+
+describe('the disk watch', () => {
+  test('raises one alert when a disk crosses below its threshold, however often it is seen low, and clears it once when it has room again', async () => {
+    const w = watch(1000);
+    for (const free of [5000, 900, 800, 950, 700]) await w.check('dss', '/srv/dss', space(free));
+    expect(await events()).toEqual([expect.stringMatching(/^alert\.raised: disk of dss \(\/srv\/dss\) on host1 is low: 900 MiB \(0\.9 %\) free \(smas\.monitor\.diskMinFreeMb 1000\)$/)]);
+    expect(await alertRows()).toEqual([{ code: DISK_LOW, dedupe: 'disk.low host1 dss', state: 'OPEN', cleared: null, severity: 'ERROR' }]);
+
+    // Just above the threshold is not yet room again: a disk hovering at it would flap.
+    await w.check('dss', '/srv/dss', space(1050));
+    expect(await events()).toHaveLength(1);
+    for (const free of [1200, 3000, 1200]) await w.check('dss', '/srv/dss', space(free));
+    expect((await events()).slice(1)).toEqual([expect.stringMatching(/^alert\.cleared: disk of dss \(\/srv\/dss\) on host1 has room again: 1200 MiB/)]);
+    const [row] = await alertRows();
+    expect(row.cleared).not.toBeNull();
+    await delivered();
+    expect(await alerts.open()).toEqual([]);
+
+    const lines = (await t.db.knex('ems_mission_log').select('severity', 'message').orderBy('id')) as { severity: string; message: string }[];
+    expect(lines.map((l) => l.severity)).toEqual(['ERROR', 'INFO']);
+    expect(lines[0].message).toMatch(/^alert raised: disk of dss/);
+  });
+
+  test('a disk low again after it recovered raises a new alert; each disk of a host has its own', async () => {
+    const w = watch(1000);
+    for (const free of [900, 2000, 900]) await w.check('dss', '/srv/dss', space(free));
+    await w.check('joblog', '/srv/log', space(10));
+    expect((await events()).map((e) => e.split(':')[0])).toEqual(['alert.raised', 'alert.cleared', 'alert.raised', 'alert.raised']);
+    await delivered();
+    const open = await alerts.open();
+    expect(open.map((a) => a.dedupe).sort()).toEqual(['disk.low host1 dss', 'disk.low host1 joblog']);
+  });
+
+  test('a watch that starts while its alert is open (a restart) neither raises it again nor misses its clearing', async () => {
+    await watch(1000).check('dss', '/srv/dss', space(500));
+    await alertRows();
+    const restarted = watch(1000);
+    await restarted.check('dss', '/srv/dss', space(400));
+    expect(await events()).toHaveLength(1);
+    await restarted.check('dss', '/srv/dss', space(5000));
+    expect((await events()).map((e) => e.split(':')[0])).toEqual(['alert.raised', 'alert.cleared']);
+    await delivered();
+    expect(await alerts.open()).toEqual([]);
+  });
+
+  test('an alert event delivered twice keeps one open alert', async () => {
+    const raised = { code: DISK_LOW, subsystem: 'smas', severity: 'ERROR' as const, message: 'disk low', dedupe: 'disk.low host9 dss' };
+    for (let i = 0; i < 2; i++) await t.db.knex.transaction((trx) => bus.publish(trx, 'alert.raised', raised));
+    expect((await alertRows()).filter((a) => a.dedupe === raised.dedupe)).toHaveLength(1);
+  });
+
+  test('judges the share of the disk free as well as the MiB, and watches nothing with both thresholds at 0', async () => {
+    expect(isLow(space(5000, 100_000), { minFreeMb: 0, minFreePercent: 10 }, false)).toBe(true);
+    expect(isLow(space(10_500, 100_000), { minFreeMb: 0, minFreePercent: 10 }, true)).toBe(true);
+    expect(isLow(space(11_500, 100_000), { minFreeMb: 0, minFreePercent: 10 }, true)).toBe(false);
+    expect(isLow(space(50_000, 100_000), { minFreeMb: 1000, minFreePercent: 10 }, false)).toBe(false);
+    await watch(0, 0).check('dss', '/srv/dss', space(1));
+    await watch(0, 2).check('joblog', '/srv/log', space(1000, 100_000));
+    expect(await events()).toEqual([expect.stringMatching(/^alert\.raised: disk of joblog .* \(smas\.monitor\.diskMinFreePercent 2\)$/)]);
+  });
+
+  test('reads the free space of a real directory, and leaves a directory that does not exist for the next look', async () => {
+    const real = diskSpace(t.dir);
+    expect(real.freeMb).toBeGreaterThan(0);
+    expect(real.totalMb).toBeGreaterThanOrEqual(real.freeMb);
+    expect(await watch(1).look('dss', `${t.dir}/no/such/dir`)).toBeUndefined();
+    expect(await events()).toEqual([]);
+  });
+});
