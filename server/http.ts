@@ -108,7 +108,8 @@ function errorHandler(dpc: Dpc): ErrorRequestHandler {
       dpc.log.error(`${req.method} ${req.originalUrl} failed: ${messageOf(err)}`, { subsystem: 'server', code: error.code });
     }
     res.status(error.status);
-    if (req.originalUrl.startsWith('/api/') || !req.accepts('html')) res.json({ error: { code: error.code, message: error.message } });
+    // /metrics is read by a scraper, which may accept anything: its refusals are JSON too.
+    if (req.originalUrl.startsWith('/api/') || req.path === '/metrics' || !req.accepts('html')) res.json({ error: { code: error.code, message: error.message } });
     else {
       res.render('error', { title: 'Error', error }, (renderErr, html) => {
         // Left to express, a page that fails to render would show its stack trace.

@@ -1,4 +1,5 @@
-import { statfsSync } from 'node:fs';
+import { existsSync, statfsSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import type { Logger } from 'winston';
 import type { Bus } from '../../core/bus.js';
 import type { Db } from '../../core/db.js';
@@ -15,9 +16,15 @@ export interface DiskSpace {
   totalMb: number;
 }
 
-/** Free and total space of the filesystem holding `path`, MiB (what an unprivileged writer may use). */
+/**
+ * Free and total space of the filesystem holding `path`, MiB (what an unprivileged writer
+ * may use). A directory not made yet (the job log store before the first job) is on the
+ * disk of its nearest parent that exists.
+ */
 export function diskSpace(path: string): DiskSpace {
-  const fs = statfsSync(path);
+  let at = resolve(path);
+  while (!existsSync(at) && dirname(at) !== at) at = dirname(at);
+  const fs = statfsSync(at);
   return { freeMb: (fs.bavail * fs.bsize) / 2 ** 20, totalMb: (fs.blocks * fs.bsize) / 2 ** 20 };
 }
 
@@ -94,7 +101,7 @@ export class DiskWatch {
     this.low.set(area, now);
   }
 
-  /** Reads and judges a disk; a path that cannot be read (not made yet) is logged and left for the next look. */
+  /** Reads and judges a disk; one that cannot be read is logged and left for the next look. */
   async look(area: string, path: string): Promise<DiskSpace | undefined> {
     let space: DiskSpace;
     try {
