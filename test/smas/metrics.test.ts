@@ -43,7 +43,7 @@ function value(text: string, sample: string): number | undefined {
 
 describe('/metrics', () => {
   test('refuses a scrape without the bearer token, or with another, and says how to send it', async () => {
-    for (const headers of [{}, { authorization: 'Bearer wrong' }, { authorization: `Basic ${TOKEN}` }, { authorization: `Bearer ${TOKEN}x` }]) {
+    for (const headers of [{}, { authorization: 'Bearer wrong' }, { authorization: `Basic ${TOKEN}` }, { authorization: `Bearer ${TOKEN}x` }] as Record<string, string>[]) {
       const res = await scrape(headers);
       expect(res.status).toBe(401);
       expect(res.auth).toBe('Bearer realm="dpc-metrics"');
@@ -96,7 +96,7 @@ describe('/metrics without a configured token', () => {
   test('is disabled, and says which setting turns it on', async () => {
     const off = await serve({});
     try {
-      for (const headers of [{}, { authorization: 'Bearer anything' }, { authorization: 'Bearer ' }]) {
+      for (const headers of [{}, { authorization: 'Bearer anything' }, { authorization: 'Bearer ' }] as Record<string, string>[]) {
         const res = await scrape(headers, off.base);
         expect(res.status).toBe(404);
         expect(JSON.parse(res.text).error).toEqual({ code: 'DPC_SMAS_METRICS_OFF', message: expect.stringContaining('set smas.metrics.token') });
