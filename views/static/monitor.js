@@ -39,6 +39,8 @@
         var opts = {
           width: Math.min(560, Math.max(320, window.innerWidth - 80)),
           height: 200,
+          // UTC, as the tables and every time on the console.
+          tzDate: function (ts) { return uPlot.tzDate(new Date(ts * 1e3), 'Etc/UTC'); },
           scales: { x: { time: true, min: json.from / 1000, max: json.to / 1000 } },
           axes: [{}, { label: unit, size: 60 }],
           series: [{}].concat(json.series.map(function (s, i) {
