@@ -28,6 +28,8 @@ afterAll(async () => {
   await t?.cleanup();
 });
 beforeEach(async () => {
+  // What an earlier test raised is delivered first: delivered later, it would be an alert of this one.
+  await delivered();
   for (const table of ['ems_outbox', 'ems_alert', 'ems_mission_log']) await t.db.knex(table).delete();
 });
 

@@ -60,44 +60,31 @@ export interface BucketRow {
 const RANGE = { ids: [1, 2], from: 1767225600000, to: 1767312000000, width: 86400 };
 
 /**
- * Raw samples of some series in [from, to), in buckets of `width` ms: min, max, sum and
- * count of each. The bucket is named in a derived table, so that the grouping repeats no
- * bound expression (PostgreSQL would not see `$1` and `$4` as the same).
+ * Some series in [from, to), in buckets of `width` ms: the min, max, sum and count of each,
+ * from the raw samples or from the hourly roll-ups (of which it adds up the counts). The
+ * bucket is named in a derived table, so that the grouping repeats no bound expression
+ * (PostgreSQL would not see `$1` and `$4` as the same).
  */
-export const bucketSamples = defineQuery('smas.bucketSamples', RANGE, (knex, p, dialect) => {
-  const inner = knex('smas_sample')
-    .select('seriesid', 'value', bucket(knex, dialect, 't', p.from, p.width).wrap('', ' as b'))
+function buckets(knex: Knex, dialect: Dialect, p: typeof RANGE, table: 'smas_sample' | 'smas_rollup'): Knex.QueryBuilder {
+  const raw = table === 'smas_sample';
+  const inner = knex(table)
+    .select('seriesid', ...(raw ? ['value'] : ['vmin', 'vmax', 'vsum', 'n']), bucket(knex, dialect, 't', p.from, p.width).wrap('', ' as b'))
     .whereIn('seriesid', p.ids)
     .andWhere('t', '>=', p.from)
     .andWhere('t', '<', p.to);
-  return knex
+  const q = knex
     .from(inner.as('q'))
     .select('seriesid', 'b')
-    .min({ vmin: 'value' })
-    .max({ vmax: 'value' })
-    .sum({ vsum: 'value' })
-    .count({ n: '*' })
-    .groupBy('seriesid', 'b')
-    .orderBy(['seriesid', 'b']);
-});
+    .min({ vmin: raw ? 'value' : 'vmin' })
+    .max({ vmax: raw ? 'value' : 'vmax' })
+    .sum({ vsum: raw ? 'value' : 'vsum' });
+  return (raw ? q.count({ n: '*' }) : q.sum({ n: 'n' })).groupBy('seriesid', 'b').orderBy(['seriesid', 'b']);
+}
 
-/** The hourly roll-ups of some series in [from, to), in buckets of `width` ms (a whole number of hours). */
-export const bucketRollups = defineQuery('smas.bucketRollups', { ...RANGE, width: 3600000 }, (knex, p, dialect) => {
-  const inner = knex('smas_rollup')
-    .select('seriesid', 'vmin', 'vmax', 'vsum', 'n', bucket(knex, dialect, 't', p.from, p.width).wrap('', ' as b'))
-    .whereIn('seriesid', p.ids)
-    .andWhere('t', '>=', p.from)
-    .andWhere('t', '<', p.to);
-  return knex
-    .from(inner.as('q'))
-    .select('seriesid', 'b')
-    .min({ vmin: 'vmin' })
-    .max({ vmax: 'vmax' })
-    .sum({ vsum: 'vsum' })
-    .sum({ n: 'n' })
-    .groupBy('seriesid', 'b')
-    .orderBy(['seriesid', 'b']);
-});
+export const bucketSamples = defineQuery('smas.bucketSamples', RANGE, (knex, p, dialect) => buckets(knex, dialect, p, 'smas_sample'));
+
+/** The hourly roll-ups in buckets whose width is a whole number of hours. */
+export const bucketRollups = defineQuery('smas.bucketRollups', { ...RANGE, width: 3600000 }, (knex, p, dialect) => buckets(knex, dialect, p, 'smas_rollup'));
 
 export const HOUR_MS = 3_600_000;
 
