@@ -1,5 +1,6 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { createApp, listen } from '../../server/http.js';
 import { HELD_POOL } from '../fixtures/rms-workflows.js';
@@ -54,7 +55,7 @@ describe('/metrics', () => {
 
   test('with the token, exposes the queue, job durations, claims, HTTP latency, the database pool and the process, as a workflow ran them', async () => {
     const { h } = app;
-    const s = await h.rms.start('dag', { params: { n: 3 } }, operator);
+    const s = await h.rms.start('dag', { params: { file: join(h.t.dir, 'dag.txt'), n: 3 } }, operator);
     expect((await ended(h, s.id)).status).toBe('SUCCESS');
     const held = await h.rms.start('held', {}, operator);
     expect(held.jobs).toBe(3);
