@@ -14,7 +14,23 @@ const weight = z.number().min(0.001).max(1000);
 
 export const configSchema = z
   .object({
-    http: z.object({ host: z.string().min(1), port: listenPort }).strict(),
+    http: z
+      .object({
+        host: z.string().min(1),
+        port: listenPort,
+        /**
+         * Express's 'trust proxy': false (none), true (any), a number of hops, or addresses and
+         * subnets ("loopback", "10.0.0.0/8"). Only a trusted proxy's X-Forwarded-For and
+         * X-Forwarded-Proto count: the client's address in the audit, and HTTPS for the cookie's Secure flag.
+         */
+        trustProxy: z
+          .union([z.boolean(), z.number().int().min(0).max(100), z.string().min(1)])
+          // From the environment a hop count is text: "2" means two hops, not the address 2.
+          .transform((v) => (typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : v)),
+        /** The path the console is served under behind a reverse proxy ("/dpc"), or "" for the root. */
+        basePath: z.string().regex(/^(\/[A-Za-z0-9._~-]+)*$/, 'a path like /dpc, without a trailing slash, or empty'),
+      })
+      .strict(),
     db: z
       .object({
         client: z.enum(['sqlite', 'postgresql', 'oracle']),
@@ -71,7 +87,7 @@ export const configSchema = z
     smas: z
       .object({
         healthIntervalMs: z.number().int().min(100),
-        /** How long a once-only duty (cron, outbox delivery, reaping) stays with a process that stopped renewing it. */
+        /** How long a once-only duty (cron, outbox delivery, the reaper) stays with a process that stopped renewing it. */
         leaseMs: z.number().int().min(500),
         /** How far apart the clocks of the processes sharing the database may be (NTP): leases are times in the database. */
         clockSkewMs: z.number().int().min(0),
@@ -93,6 +109,21 @@ export const configSchema = z
           .strict(),
         /** Prometheus `/metrics`: served only with a bearer token set here (or read from tokenFile). */
         metrics: z.object({ token: secret, tokenFile: z.string() }).strict(),
+        /** A session ends after this long without a request (idleMs) and this long after sign-in (absoluteMs), whatever happens. */
+        session: z.object({ idleMs: z.number().int().min(1000), absoluteMs: z.number().int().min(1000) }).strict(),
+        signin: z
+          .object({
+            /** This many wrong passwords in a row lock the account for lockMs. */
+            maxFailures: z.number().int().min(1).max(1000),
+            lockMs: z.number().int().min(1000),
+            /** Sign-in attempts allowed per client address, and per user name, within windowMs. */
+            perAddress: z.number().int().min(1),
+            perAccount: z.number().int().min(1),
+            windowMs: z.number().int().min(1000),
+          })
+          .strict(),
+        /** Where the first start writes the password of the admin it creates (mode 0600); "": `first-admin-password` in the folder that holds log.dir (var/). */
+        firstAdminFile: z.string(),
       })
       .strict(),
     rms: z
@@ -100,12 +131,13 @@ export const configSchema = z
         /** Registers and starts the demo workflow, so a new installation shows work flowing. */
         demo: z.boolean(),
         /** Modules that export `workflows` and `taskTypes`, relative to the project root, or absolute. */
-        definitions: z.array(z.string().min(1)),
+        descriptors: z.array(z.string().min(1)),
         /** A claimed job whose holder stops renewing its lease for this long is handed back to the queue. */
         jobLeaseMs: z.number().int().min(500),
-        reapMs: z.number().int().min(50),
+        /** How often the reaper looks for lapsed job leases and retries that are due. */
+        reaperMs: z.number().int().min(50),
         /** A job handed back this many times because the process running it died fails instead: it may be what kills them. */
-        maxReclaims: z.number().int().min(1).max(1000),
+        maxHandbacks: z.number().int().min(1).max(1000),
         cron: z.object({ catchUp: z.boolean(), lookbackDays: z.number().int().min(0).max(366) }).strict(),
         /** How a pool's places are shared between the requests that have READY jobs (docs/queue.md, "Fair share"). */
         share: z
@@ -142,7 +174,7 @@ export const configSchema = z
             /** Worker threads for TypeScript tasks; 0: cores − 1, at least 1. */
             threads: z.number().int().min(0).max(256),
             /** Batches of jobs queued ahead in each worker thread, so a thread never waits for the next. */
-            pipeline: z.number().int().min(1).max(256),
+            batchesPerThread: z.number().int().min(1).max(256),
             /** Short jobs go to a thread together, about this many ms of work in one message. */
             batchMs: z.number().int().min(1).max(10000),
             /** Cores external programs may use together; 0: all of this machine's. */

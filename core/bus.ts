@@ -12,7 +12,7 @@ export interface EventMap {
   /**
    * A job that failed for good (no attempt left, or its processes kept dying). A job that
    * succeeds or is cancelled is no event: at millions of jobs a day that would be an outbox
-   * row each. Its instance's end is (`workflow.finished`).
+   * row each. Its workflow's end is (`workflow.finished`).
    */
   'job.finished': { jobid: number; workflowid: number; status: 'FAILED'; reason: string };
   'workflow.finished': { workflowid: number; name: string; status: 'SUCCESS' | 'FAILED' | 'CANCELLED' };
@@ -20,14 +20,10 @@ export interface EventMap {
   'node.down': { nodeid: number; name: string; reason: string };
   'node.up': { nodeid: number; name: string };
   'subsystem.state': { subsystem: string; state: string; detail?: string };
-  /**
-   * A condition an operator must act on began (a disk running out of room): raised once when
-   * it begins, not at every look. `dedupe` names the condition (`disk.low <host> <area>`);
-   * EMS keeps one open alert per name (`ems_alert`).
-   */
-  'alert.raised': { code: string; subsystem: string; severity: 'WARNING' | 'ERROR' | 'CRITICAL'; message: string; dedupe: string };
-  /** The condition of an alert raised with this `dedupe` went away. */
-  'alert.cleared': { code: string; subsystem: string; message: string; dedupe: string };
+  /** An alert for on-call staff was recorded (ems_alert); a repeat of one still open (same `dedupe`) is none. */
+  'alert.raised': { alertid: number; severity: string; code: string; subsystem: string; message: string; dedupe?: string; workflowid?: number; jobid?: number; nodeid?: number; transferid?: number };
+  /** The condition of the open alert `alertid` (raised with this `dedupe`) went away: it is cleared. */
+  'alert.cleared': { alertid: number; code: string; subsystem: string; message: string; dedupe: string };
 }
 
 export type Topic = keyof EventMap;

@@ -82,6 +82,8 @@ export const coreErrors = {
   /** An operator's action without a reason: every action is audited with who did it and why. */
   reasonRequired: defineError('DPC_REASON_REQUIRED', 400, (action: string) => `${action} needs a reason: it is recorded with who did it and when`),
   internal: defineError('DPC_INTERNAL', 500, () => 'internal error; the server log has the details'),
+  /** A route reached without a signed-in user: the server's sign-in check failed to run before it. */
+  noUser: defineError('DPC_NO_USER', 500, () => 'internal error: an action reached the server without a signed-in user; nothing was changed'),
   serverUnreachable: defineError(
     'DPC_CLI_SERVER',
     503,

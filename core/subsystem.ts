@@ -1,6 +1,7 @@
 import type { Router } from 'express';
 import type { Logger } from 'winston';
 import type { Config } from '../config/schema.js';
+import type { Role } from './actor.js';
 import type { Bus } from './bus.js';
 import type { Clock } from './clock.js';
 import type { Db } from './db.js';
@@ -21,6 +22,8 @@ export interface Health {
 export interface Page {
   title: string;
   path: string;
+  /** Shown in the menu only to users with this role (or above); the route checks it again. */
+  role?: Role;
 }
 
 /** What every subsystem factory receives (ARCHITECTURE §3). */

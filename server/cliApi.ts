@@ -3,15 +3,19 @@ import { coreErrors, DpcError, messageOf } from '../core/errors.js';
 
 /**
  * The operator's commands on workflows, jobs and pools: `dpc` calls the REST API of a running
- * server (the same actions as the console, audited the same way), so it needs no database
+ * server (the same actions as the console, audited the same way) with the API token of a user
+ * (DPC_TOKEN, from `dpc user token` or the console's My account page), so it needs no database
  * credentials of its own.
  */
-export function addOperatorCommands(program: Command, serverUrl: () => string): void {
+export function addOperatorCommands(program: Command, serverUrl: () => string, token: () => string | undefined): void {
   const call = async (method: 'GET' | 'POST', path: string, body?: unknown): Promise<unknown> => {
-    const url = new URL(`/api${path}`, serverUrl());
+    // The server's URL may carry http.basePath (http://host/dpc/): the API lies under it.
+    const url = new URL(`api${path}`, serverUrl().replace(/\/?$/, '/'));
+    const secret = token();
+    const headers: Record<string, string> = { 'content-type': 'application/json', ...(secret ? { authorization: `Bearer ${secret}` } : {}) };
     let res: Response;
     try {
-      res = await fetch(url, { method, headers: { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+      res = await fetch(url, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
     } catch (err) {
       throw coreErrors.serverUnreachable(url.origin, messageOf(err));
     }
@@ -34,7 +38,7 @@ export function addOperatorCommands(program: Command, serverUrl: () => string): 
     );
   const collect = (value: string, previous: string[]) => [...previous, value];
 
-  const workflow = program.command('workflow').description('workflow instances: start, list, show, and the operator actions');
+  const workflow = program.command('workflow').description('workflows: start, list, show, and the operator actions');
   workflow.command('list').option('--name <name>').option('--status <status>').option('--before <id>').action(async (o: { name?: string; status?: string; before?: string }) => {
     const q = new URLSearchParams(Object.entries(o).filter(([, v]) => v !== undefined) as [string, string][]);
     const { workflows } = (await call('GET', `/rms/workflows?${q}`)) as { workflows: { id: number; name: string; status: string; runid: string; trigger_kind: string }[] };
@@ -43,7 +47,7 @@ export function addOperatorCommands(program: Command, serverUrl: () => string): 
   workflow.command('show <id>').action(async (id: string) => print(await call('GET', `/rms/workflows/${id}`)));
   workflow
     .command('start <name>')
-    .description('start an instance by hand')
+    .description('start a workflow by hand')
     .option('-p, --param <key=value>', 'a parameter (repeatable)', collect, [])
     .option('--priority <n>')
     .requiredOption('-r, --reason <why>', 'recorded with who started it')
@@ -52,12 +56,12 @@ export function addOperatorCommands(program: Command, serverUrl: () => string): 
     );
   workflow
     .command('backfill <name> <from> <to>')
-    .description('one instance per day, from and to as YYYY-MM-DD')
+    .description('one workflow per day, from and to as YYYY-MM-DD')
     .requiredOption('-r, --reason <why>')
     .action(async (name: string, from: string, to: string, o: { reason: string }) => print(await call('POST', '/rms/backfill', { name, from, to, reason: o.reason })));
   workflow
     .command('reprocess <id>')
-    .description('run a finished instance again under a new solution ID')
+    .description('run a finished workflow again under a new solution ID')
     .option('--failed-only', 'only what did not succeed')
     .requiredOption('-r, --reason <why>')
     .action(async (id: string, o: { failedOnly?: boolean; reason: string }) => print(await call('POST', `/rms/workflows/${id}/reprocess`, { failedOnly: o.failedOnly === true, reason: o.reason })));

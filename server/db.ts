@@ -103,7 +103,7 @@ async function connectionOptions(config: Config): Promise<Knex.Config> {
     }
     case 'oracle': {
       const oracledb = (await import('oracledb')).default;
-      // CLOB columns (definitions, payloads, SQL text) are read as strings, as on the other two.
+      // CLOB columns (descriptors, payloads, SQL text) are read as strings, as on the other two.
       oracledb.fetchAsString = [oracledb.CLOB];
       const o = db.oracle;
       return {

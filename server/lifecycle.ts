@@ -57,13 +57,14 @@ export async function startDpc(config: Config, log: Logger, clock: Clock = syste
   const base = { config, db, clock, processId, version: softwareVersion };
   const child = (name: SubsystemName) => log.child({ subsystem: name });
 
-  const ems = createEms({ ...base, log: child('ems') });
+  // SMAS needs EMS's bus and EMS audits through SMAS: the mission log's form is audited once SMAS exists, before any request.
+  const ems = createEms({ ...base, log: child('ems') }, (trx, e) => smas.service.audit(trx, e));
   const ctx = <S>(name: SubsystemName, services: S): Context<S> => ({ ...base, log: child(name), bus: ems.service.bus, services });
   const smas = createSmas(ctx('smas', { ems: ems.service }));
   const dss = createDss(ctx('dss', { ems: ems.service }));
   const dts = createDts(ctx('dts', { dss: dss.service, ems: ems.service }));
   const rms = createRms(
-    ctx('rms', { ems: ems.service, dss: dss.service, smas: smas.service, hasTask: (name: string) => pipelines.tasks.has(name), definitions: pipelines.workflows }),
+    ctx('rms', { ems: ems.service, dss: dss.service, smas: smas.service, hasTask: (name: string) => pipelines.tasks.has(name), descriptors: pipelines.workflows }),
   );
   const pfs = createPfs(ctx('pfs', { rms: rms.service, dss: dss.service, smas: smas.service, tasks: pipelines.tasks }));
   const daas = createDaas(ctx('daas', { smas: smas.service }));

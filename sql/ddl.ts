@@ -169,6 +169,55 @@ export class Ddl {
   dropIndex(table: string, suffix: string): void {
     this.statements.push(this.knex.raw('drop index ??', [name(`${table}_${suffix}`)]).toQuery());
   }
+
+  /**
+   * A table renamed, with the names `Columns.id` made from its own: its primary key (on
+   * SQLite a rowid, without a name) and, on PostgreSQL, its bigserial's sequence. Its other
+   * constraints and indexes keep their names unless renamed too.
+   */
+  renameTable(from: string, to: string): void {
+    this.raw('alter table ?? rename to ??', [name(from), name(to)]);
+    if (this.dialect === 'postgresql') {
+      this.renameConstraint(to, `${from}_pkey`, `${to}_pkey`);
+      this.raw('alter sequence ?? rename to ??', [`${from}_id_seq`, `${to}_id_seq`]);
+    } else if (this.dialect === 'oracle') this.renameConstraint(to, `${from}_pk`, `${to}_pk`, true);
+  }
+
+  /** A column renamed; the constraints and indexes that name it follow, on all three. */
+  renameColumn(table: string, from: string, to: string): void {
+    this.raw('alter table ?? rename column ?? to ??', [name(table), from, to]);
+  }
+
+  /**
+   * A constraint renamed. On PostgreSQL the index of a primary key or unique constraint is
+   * renamed with it; on Oracle it keeps its name unless `withIndex`. SQLite keeps a
+   * constraint's name in its table's text, which it cannot change without copying the table,
+   * and never reports it: there the name stays.
+   */
+  renameConstraint(table: string, from: string, to: string, withIndex = false): void {
+    if (this.dialect === 'sqlite') return;
+    this.raw('alter table ?? rename constraint ?? to ??', [name(table), name(from), name(to)]);
+    if (withIndex && this.dialect === 'oracle') this.renameIndex(table, from, to, []);
+  }
+
+  /** An index renamed; SQLite, which cannot rename one, drops it and makes it again on `columns`. */
+  renameIndex(table: string, from: string, to: string, columns: string[], unique = false): void {
+    if (this.dialect !== 'sqlite') this.raw('alter index ?? rename to ??', [name(from), name(to)]);
+    else {
+      this.raw('drop index ??', [name(from)]);
+      this.raw(`create ${unique ? 'unique ' : ''}index ?? on ?? (${columns.map(() => '??').join(', ')})`, [name(to), table, ...columns]);
+    }
+  }
+
+  /** A unique key of `Columns.unique` renamed: a constraint with its index, or on SQLite a unique index. */
+  renameUnique(table: string, from: string, to: string, columns: string[]): void {
+    if (this.dialect === 'sqlite') this.renameIndex(table, from, to, columns, true);
+    else this.renameConstraint(table, from, to, true);
+  }
+
+  private raw(sql: string, bindings: string[]): void {
+    this.statements.push(this.knex.raw(sql, bindings).toQuery());
+  }
 }
 
 /** A constraint name from table and column, the column cut short to keep within the limit. */

@@ -12,7 +12,10 @@ import * as jobClaims0006 from './migrations/0006_job_claims.js';
 import * as jobLogStore0007 from './migrations/0007_job_log_store.js';
 import * as fairShare0008 from './migrations/0008_fair_share.js';
 import * as jobCreation0009 from './migrations/0009_job_creation.js';
+import * as words0010 from './migrations/0010_words.js';
+import * as accounts0011 from './migrations/0011_accounts.js';
 import * as monitor0012 from './migrations/0012_monitor.js';
+import * as pages0014 from './migrations/0014_pages.js';
 
 interface Migration {
   name: string;
@@ -30,7 +33,11 @@ const migrations: Migration[] = [
   jobLogStore0007,
   fairShare0008,
   jobCreation0009,
+  words0010,
+  accounts0011,
   monitor0012,
+  // 0013 belongs to work on another branch; 0014 follows 0012 until it lands.
+  pages0014,
 ];
 
 export const MIGRATION_TABLE = 'dpc_migration';

@@ -1,4 +1,4 @@
-import type { WorkflowDefinition } from '../../subsystems/rms/index.js';
+import type { WorkflowDescriptor } from '../../subsystems/rms/index.js';
 import type { TaskType } from '../../subsystems/pfs/index.js';
 
 const tasks = new URL('./tasks.js', import.meta.url).href;
@@ -15,16 +15,16 @@ export const taskTypes: TaskType[] = [
  * 240 calibration jobs (one per six minutes of the day) between an ingest and a summary;
  * daily at 02:00 UTC, or by hand.
  */
-export const workflows: WorkflowDefinition[] = [
+export const workflows: WorkflowDescriptor[] = [
   {
     name: 'demo',
     description: 'a day of synthetic data: ingest, calibrate each 6-minute interval, summarise',
     output: 'DemoSolution',
     triggers: [{ kind: 'cron', schedule: '0 2 * * *' }],
     steps: [
-      { name: 'ingest', task: 'demo.ingest', retry: { attempts: 3, backoffMs: 1000 }, timeoutMs: 60_000 },
-      { name: 'calibrate', task: 'demo.calibrate', after: ['ingest'], jobs: Array.from({ length: 240 }, (_, interval) => ({ interval })), retry: { attempts: 3, backoffMs: 1000 }, timeoutMs: 60_000 },
-      { name: 'summarise', task: 'demo.summarise', after: ['calibrate'], timeoutMs: 60_000 },
+      { name: 'ingest', tasktype: 'demo.ingest', retry: { attempts: 3, backoffMs: 1000 }, timeoutMs: 60_000 },
+      { name: 'calibrate', tasktype: 'demo.calibrate', after: ['ingest'], jobs: Array.from({ length: 240 }, (_, interval) => ({ interval })), retry: { attempts: 3, backoffMs: 1000 }, timeoutMs: 60_000 },
+      { name: 'summarise', tasktype: 'demo.summarise', after: ['calibrate'], timeoutMs: 60_000 },
     ],
   },
 ];

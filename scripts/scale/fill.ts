@@ -1,27 +1,27 @@
 /**
- * Fills a PostgreSQL schema with RMS data at the DPCT's scale: instances, their steps, step
+ * Fills a PostgreSQL schema with RMS data at the DPCT's scale: workflows, their steps, step
  * dependencies, jobs and per-step job counts, all made server-side by
  * `insert ... select ... from generate_series(...)`.
  *
  * The shape of the data:
- * - 1 workflow definition; `workflows` instances, ids 1..N, `created` spread evenly over
+ * - 1 workflow descriptor; `workflows` workflows, ids 1..N, `created` spread evenly over
  *   `years` years up to now (so the last day holds a day's worth), runid unique per name;
- * - 3 steps per instance, a dependency chain step1 <- step2 <- step3;
- * - `jobs` jobs in all, at least 3 per instance (one per step), the rest shared out by weight:
- *   30 % of instances small (weight 0.05..0.2), the others Pareto (min(300, u^-0.7)), so
- *   most instances have tens to hundreds of jobs and some thousands (up to ~15 000);
- *   ids follow the instances, so `created` increases with id;
- * - about 4 % of instances are troubled: ~12.5 % of their finished jobs FAILED (so ~0.5 %
- *   FAILED jobs overall, those of the last day ending today); the newest finished instance
+ * - 3 steps per workflow, a dependency chain step1 <- step2 <- step3;
+ * - `jobs` jobs in all, at least 3 per workflow (one per step), the rest shared out by weight:
+ *   30 % of workflows small (weight 0.05..0.2), the others Pareto (min(300, u^-0.7)), so
+ *   most workflows have tens to hundreds of jobs and some thousands (up to ~15 000);
+ *   ids follow the workflows, so `created` increases with id;
+ * - about 4 % of workflows are troubled: ~12.5 % of their finished jobs FAILED (so ~0.5 %
+ *   FAILED jobs overall, those of the last day ending today); the newest finished workflow
  *   is always one, so that some failed in the last 24 h at any scale; finished troubled
- *   instances are FAILED, the others SUCCESS with only SUCCESS jobs;
- * - the newest 0.05 % of instances (~13 h of them) are RUNNING: step 1 done, step 2 40 %
+ *   workflows are FAILED, the others SUCCESS with only SUCCESS jobs;
+ * - the newest 0.05 % of workflows (~13 h of them) are RUNNING: step 1 done, step 2 40 %
  *   READY, 5 % RUNNING, a few CLAIMED and RETRY_WAIT (a few thousand jobs at full scale,
- *   priorities -1..10, pools 'local' and 'slurm' (every 5th instance)), step 3 WAITING;
+ *   priorities -1..10, pools 'local' and 'slurm' (every 5th workflow)), step 3 WAITING;
  * - rms_job_count: 8 rows per step, equal to the jobs' states.
  *
  * For speed the secondary indexes of rms_job and rms_job_count are dropped during the load
- * and built again afterwards from their own definitions (pg_get_indexdef), foreign keys
+ * and built again afterwards from their own descriptors (pg_get_indexdef), foreign keys
  * are not checked row by row (session_replication_role = replica for a superuser, else
  * dropped and re-added, which validates them), and commits are asynchronous.
  */
@@ -49,7 +49,7 @@ const FK_TABLES = ['rms_workflow', 'rms_step', 'rms_step_dep', 'rms_job', 'rms_j
 const SESSION_SETTINGS = ["set synchronous_commit = off", "set work_mem = '256MB'", "set maintenance_work_mem = '1GB'", 'set max_parallel_maintenance_workers = 2'];
 
 export async function fill(db: Db, o: FillOptions): Promise<void> {
-  if (o.jobs < 3 * o.workflows) throw new Error(`--jobs must be at least 3 per instance (${3 * o.workflows} for ${o.workflows} instances)`);
+  if (o.jobs < 3 * o.workflows) throw new Error(`--jobs must be at least 3 per workflow (${3 * o.workflows} for ${o.workflows} workflows)`);
   const knex = db.knex;
   const started = Date.now();
   const phase = async <T>(name: string, f: () => Promise<T>): Promise<T> => {
@@ -63,7 +63,7 @@ export async function fill(db: Db, o: FillOptions): Promise<void> {
   if (existing.rows.length > 0) {
     const filled = (await knex.raw(`select exists (select 1 from pg_tables where schemaname = ? and tablename = 'rms_workflow') as t`, [o.schema])) as { rows: { t: boolean }[] };
     const hasRows = filled.rows[0].t && ((await knex.raw('select exists (select 1 from ??.rms_workflow) as r', [o.schema])) as { rows: { r: boolean }[] }).rows[0].r;
-    if (hasRows && !o.reset) throw new Error(`schema ${o.schema} already holds instances: pass --reset to drop it and fill it again`);
+    if (hasRows && !o.reset) throw new Error(`schema ${o.schema} already holds workflows: pass --reset to drop it and fill it again`);
     if (o.reset) await knex.raw('drop schema ?? cascade', [o.schema]);
   }
   await phase('migrate', () => migrate(db, { schema: o.schema }));
@@ -105,12 +105,12 @@ export async function fill(db: Db, o: FillOptions): Promise<void> {
     const now = Date.now();
     const span = Math.round(o.years * 365.25 * 86_400_000);
     const t0 = now - span;
-    const gap = Math.floor(span / W); // ms between two instances
-    const active = Math.max(1, Math.round(W * 0.0005)); // the newest instances, still running: ~13 h of them
+    const gap = Math.floor(span / W); // ms between two workflows
+    const active = Math.max(1, Math.round(W * 0.0005)); // the newest workflows, still running: ~13 h of them
     const extra = J - 3 * W;
 
-    // The plan of every instance: where its jobs start, how many, how they split in steps.
-    await phase(`plan ${grouped(W)} instances`, async () => {
+    // The plan of every workflow: where its jobs start, how many, how they split in steps.
+    await phase(`plan ${grouped(W)} workflows`, async () => {
       await main.exec('drop table if exists scale_wf');
       await main.exec('select setseed(0.42)');
       await main.exec(
@@ -146,17 +146,17 @@ export async function fill(db: Db, o: FillOptions): Promise<void> {
       )
     ).rows[0];
     if (Number(stats.total) !== J) throw new Error(`plan holds ${stats.total} jobs, not ${J}`);
-    log(`plan: ${grouped(J)} jobs, per instance min ${stats.minc}, mean ${(J / W).toFixed(1)}, max ${grouped(stats.maxc)}, ${grouped(stats.over1000)} instances with 1000+`);
+    log(`plan: ${grouped(J)} jobs, per workflow min ${stats.minc}, mean ${(J / W).toFixed(1)}, max ${grouped(stats.maxc)}, ${grouped(stats.over1000)} workflows with 1000+`);
 
-    await phase('definition, instances, steps, dependencies', async () => {
+    await phase('descriptor, workflows, steps, dependencies', async () => {
       await main.exec(
-        `insert into rms_workflow_def (id, name, version, hash, definition, created)
+        `insert into rms_descriptor (id, name, version, hash, descriptor, created)
          values (1, 'scale', 1, md5('scale'), '{"steps":[{"name":"calibrate"},{"name":"reduce","after":["calibrate"]},{"name":"publish","after":["reduce"]}]}', ${int(t0)})`,
       );
       // Names and how they start: 40 % aim.daily and 30 % fts.daily by cron, 20 % ingest on data,
       // then reprocessing, backfills and a few manual runs.
       await main.exec(
-        `insert into rms_workflow (id, name, defid, status, persistenceid, runid, transferid, trigger_kind, params, priority,
+        `insert into rms_workflow (id, name, descid, status, persistenceid, runid, transferid, trigger_kind, params, priority,
                                    solutionid, configid, parentid, created_by, created, starttime, endtime, reason, first_jobid, last_jobid)
          select id, kind[1], 1,
                 case when active then 'RUNNING' when troubled then 'FAILED' else 'SUCCESS' end,
@@ -199,7 +199,7 @@ export async function fill(db: Db, o: FillOptions): Promise<void> {
       with ins as (
         insert into rms_job (id, workflowid, stepid, status, priority, tasktype, dataspec, solutionid, logs, attempts, max_attempts,
                              run_after, lease_until, claimed_by, executor, nodeid, executor_ref, timeout_ms, cpus, memory_mb, created,
-                             starttime, endtime, reason, result, wall_ms, cpu_ms, peak_mem_mb, pool, backoff_ms, reclaims)
+                             starttime, endtime, reason, result, wall_ms, cpu_ms, peak_mem_mb, pool, backoff_ms, handbacks)
         select j, wfid, (wfid - 1) * 3 + k, status,
                case when status in ('READY', 'CLAIMED', 'RUNNING', 'RETRY_WAIT') then (array[0, 0, 0, 0, 1, 1, 2, 5, 10, -1])[1 + floor(u2 * 10)::int] else 0 end,
                (array['aim.calibrate', 'aim.reduce', 'aim.publish'])[k],
@@ -280,7 +280,7 @@ export async function fill(db: Db, o: FillOptions): Promise<void> {
            left join (select stepid, status, sum(n)::bigint as n from scale_count group by 1, 2) c on c.stepid = s.id and c.status = st.status
           order by s.id, st.status`,
       );
-      // Steps of finished failed instances that hold failed jobs are FAILED too.
+      // Steps of finished failed workflows that hold failed jobs are FAILED too.
       await main.exec(
         `update rms_step s set status = 'FAILED' from rms_job_count c
           where c.stepid = s.id and c.status = 'FAILED' and c.jobs > 0 and s.status = 'SUCCESS'`,
@@ -292,7 +292,7 @@ export async function fill(db: Db, o: FillOptions): Promise<void> {
     if (Number(check.jobs) !== J) throw new Error(`job counts add up to ${check.jobs}, not ${J}`);
 
     await phase('sequences', async () => {
-      for (const t of ['rms_workflow_def', 'rms_workflow', 'rms_step', 'rms_job']) {
+      for (const t of ['rms_descriptor', 'rms_workflow', 'rms_step', 'rms_job']) {
         await main.exec(`select setval(pg_get_serial_sequence('"${o.schema}"."${t}"', 'id'), (select max(id) from "${t}"))`);
       }
     });
@@ -303,7 +303,7 @@ export async function fill(db: Db, o: FillOptions): Promise<void> {
     // Vacuum before the indexes: it sets hint bits and the visibility map once, so the index
     // builds read clean pages and index-only scans work from the start.
     await phase('vacuum analyze', async () => {
-      for (const t of ['rms_workflow_def', 'rms_workflow', 'rms_step', 'rms_step_dep', 'rms_job', 'rms_job_count']) await main.exec(`vacuum (analyze) "${t}"`);
+      for (const t of ['rms_descriptor', 'rms_workflow', 'rms_step', 'rms_step_dep', 'rms_job', 'rms_job_count']) await main.exec(`vacuum (analyze) "${t}"`);
     });
     for (const ix of indexes) await phase(`index ${ix.name}`, () => main.exec(ix.def));
     for (const fk of fks) await phase(`foreign key ${fk.tbl}.${fk.name}`, () => main.exec(`alter table "${fk.tbl}" add constraint "${fk.name}" ${fk.def}`));
@@ -313,7 +313,7 @@ export async function fill(db: Db, o: FillOptions): Promise<void> {
   }
 
   const total = Date.now() - started;
-  log(`filled ${o.schema}: ${grouped(W)} instances, ${grouped(3 * W)} steps, ${grouped(J)} jobs, ${grouped(24 * W)} job counts`);
+  log(`filled ${o.schema}: ${grouped(W)} workflows, ${grouped(3 * W)} steps, ${grouped(J)} jobs, ${grouped(24 * W)} job counts`);
   log(`jobs loaded in ${seconds(loadMs)} (${grouped(J / (loadMs / 1000))} rows/s); total ${seconds(total)} (${grouped(J / (total / 1000))} jobs/s overall)`);
   for (const r of await schemaSize(knex, o.schema)) log(`  ${r.table.padEnd(18)} ${grouped(r.rows).padStart(12)} rows  heap ${r.heap.padStart(8)}  indexes ${r.indexes.padStart(8)}  total ${r.total.padStart(8)}`);
 }

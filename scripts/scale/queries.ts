@@ -66,23 +66,23 @@ export async function queries(db: Db, o: QueriesOptions): Promise<Measured[]> {
   // What the pages are about: found here, outside the timings.
   const raw = async <R>(sql: string, bindings: readonly Knex.RawBinding[] = []) => ((await knex.raw(sql, bindings)) as { rows: R[] }).rows;
   const [{ maxid, minid }] = await raw<{ maxid: number; minid: number }>('select max(id) as maxid, min(id) as minid from rms_workflow');
-  if (!maxid) throw new Error('no instances: run the fill first');
+  if (!maxid) throw new Error('no workflows: run the fill first');
   const [big] = await raw<{ workflowid: number; n: number }>(
     `select workflowid, sum(jobs)::bigint as n from rms_job_count group by workflowid order by n desc limit 1`,
   );
-  // The biggest instance among the newest tenth: its jobs sit at high ids, far from the start of the pkey.
+  // The biggest workflow among the newest tenth: its jobs sit at high ids, far from the start of the pkey.
   const [recent] = await raw<{ workflowid: number; n: number }>(
     `select workflowid, sum(jobs)::bigint as n from rms_job_count where workflowid > ? group by workflowid order by n desc limit 1`,
     [Math.floor(minid + 0.9 * (maxid - minid))],
   );
-  // A typical instance: the first one from the middle with about the mean number of jobs.
+  // A typical workflow: the first one from the middle with about the mean number of jobs.
   const middle = Math.floor((minid + maxid) / 2);
   const [typical] = await raw<{ workflowid: number }>(
     `select workflowid from rms_job_count where workflowid between ? and ? group by workflowid having sum(jobs) between 100 and 130 order by workflowid limit 1`,
     [middle, middle + 5000],
   );
   const typicalId = typical?.workflowid ?? middle;
-  // The console reads an instance's row, then its jobs by the range of ids the row holds.
+  // The console reads a workflow's row, then its jobs by the range of ids the row holds.
   const rangeOf = async (id: number) => jobRange((await raw<WorkflowRow>('select id, first_jobid, last_jobid from rms_workflow where id = ?', [id]))[0]);
   const [typicalJobs, bigJobs, recentJobs] = await Promise.all([rangeOf(typicalId), rangeOf(big.workflowid), rangeOf(recent.workflowid)]);
   const bounds = { lo: bigJobs.first ?? 0, hi: bigJobs.last ?? 0 };
@@ -113,16 +113,16 @@ export async function queries(db: Db, o: QueriesOptions): Promise<Measured[]> {
   const lastOf = <T>(rows: T[]): T | undefined => rows[rows.length - 1];
   const deepBefore = Math.min(maxid, minid + 1000);
   log(
-    `biggest instance ${big.workflowid} (${big.n} jobs, ids ${bounds.lo}..${bounds.hi}, deep page after ${deepAfter}); biggest recent ${recent.workflowid} (${recent.n} jobs); typical instance ${typicalId}; ` +
-      `failed since ${new Date(since).toISOString()} (${failedFirst.length} on page 1); queue ${queued} READY in local, deep page after ${deepPages * 50}; instances ${minid}..${maxid}`,
+    `biggest workflow ${big.workflowid} (${big.n} jobs, ids ${bounds.lo}..${bounds.hi}, deep page after ${deepAfter}); biggest recent ${recent.workflowid} (${recent.n} jobs); typical workflow ${typicalId}; ` +
+      `failed since ${new Date(since).toISOString()} (${failedFirst.length} on page 1); queue ${queued} READY in local, deep page after ${deepPages * 50}; workflows ${minid}..${maxid}`,
   );
 
   const cases: Case[] = [
-    of('jobs of an instance, page 1 (typical)', listJobs, { jobs: typicalJobs, status: null, after: 0, limit: 50 }),
-    of('jobs of an instance, page 1 (biggest)', listJobs, { jobs: bigJobs, status: null, after: 0, limit: 50 }),
-    of('jobs of an instance, page 1 (biggest of the newest 10 %)', listJobs, { jobs: recentJobs, status: null, after: 0, limit: 50 }),
-    of('jobs of an instance, deep keyset page (biggest, 80 %)', listJobs, { jobs: bigJobs, status: null, after: deepAfter, limit: 50 }),
-    of('failed jobs of an instance (biggest)', listJobs, { jobs: bigJobs, status: 'FAILED', after: 0, limit: 50 }),
+    of('jobs of a workflow, page 1 (typical)', listJobs, { jobs: typicalJobs, status: null, after: 0, limit: 50 }),
+    of('jobs of a workflow, page 1 (biggest)', listJobs, { jobs: bigJobs, status: null, after: 0, limit: 50 }),
+    of('jobs of a workflow, page 1 (biggest of the newest 10 %)', listJobs, { jobs: recentJobs, status: null, after: 0, limit: 50 }),
+    of('jobs of a workflow, deep keyset page (biggest, 80 %)', listJobs, { jobs: bigJobs, status: null, after: deepAfter, limit: 50 }),
+    of('failed jobs of a workflow (biggest)', listJobs, { jobs: bigJobs, status: 'FAILED', after: 0, limit: 50 }),
     of('failed jobs today (last 24 h), page 1', listFailedSince, { since, beforeEnd: null, beforeId: 0, limit: 50 }),
     of('failed jobs today (last 24 h), page 2', listFailedSince, { since, beforeEnd: lastOf(failedFirst) ? Number(lastOf(failedFirst)!.endtime) : null, beforeId: Number(lastOf(failedFirst)?.id ?? 0), limit: 50 }),
     of('queue by priority, page 1', listQueue, { pool: 'local', afterPriority: null, afterId: 0, limit: 50 }),
@@ -133,16 +133,16 @@ export async function queries(db: Db, o: QueriesOptions): Promise<Measured[]> {
       limit: 50,
     }),
     of('queue by priority, deep keyset page', listQueue, { pool: 'local', afterPriority: deepQueueKey?.priority ?? null, afterId: deepQueueKey?.id ?? 0, limit: 50 }),
-    of('counts by state of an instance (biggest)', countsOfWorkflow, { workflowid: big.workflowid }),
-    of('instances, page 1', listWorkflows, { before: null, limit: 50, name: null, status: null }),
-    of('instances, deep keyset page (near the oldest)', listWorkflows, { before: deepBefore, limit: 50, name: null, status: null }),
-    of('instances of a name, deep keyset page', listWorkflows, { before: deepBefore + 5000, limit: 50, name: 'ingest', status: null }),
-    of('failed instances, page 1', listWorkflows, { before: null, limit: 50, name: null, status: 'FAILED' }),
+    of('counts by state of a workflow (biggest)', countsOfWorkflow, { workflowid: big.workflowid }),
+    of('workflows, page 1', listWorkflows, { before: null, limit: 50, name: null, status: null }),
+    of('workflows, deep keyset page (near the oldest)', listWorkflows, { before: deepBefore, limit: 50, name: null, status: null }),
+    of('workflows of a name, deep keyset page', listWorkflows, { before: deepBefore + 5000, limit: 50, name: 'ingest', status: null }),
+    of('failed workflows, page 1', listWorkflows, { before: null, limit: 50, name: null, status: 'FAILED' }),
     of('global estimate of jobs', estimateRows, { table: 'rms_job' }),
     of('jobs READY (count)', countInStatus, { status: 'READY' }),
     of('jobs RUNNING (count)', countInStatus, { status: 'RUNNING' }),
     of('jobs FAILED (count)', countInStatus, { status: 'FAILED' }, true),
-    of('totals by state, all instances', totalsByStatus, {}, true),
+    of('totals by state, all workflows', totalsByStatus, {}, true),
   ];
 
   const results: Measured[] = [];

@@ -1,5 +1,5 @@
 /**
- * The RMS at the DPCT's scale: fill a PostgreSQL schema with instances and jobs, then time
+ * The RMS at the DPCT's scale: fill a PostgreSQL schema with workflows and jobs, then time
  * the console's queries on it. Not part of `npm test`; see docs/scale.md.
  *
  *   npx tsx scripts/scale/run.ts fill --workflows 350000 --jobs 40000000 --schema dpc_scale
@@ -60,7 +60,7 @@ if (!command || !['fill', 'queries', 'all', 'drop'].includes(command) || positio
 const schema = checkSchema(values.schema);
 const workflows = positive('workflows', values.workflows);
 const jobs = positive('jobs', values.jobs);
-if (jobs < 3 * workflows) throw new Error(`--jobs must be at least 3 per instance (${3 * workflows} for ${workflows} instances)`);
+if (jobs < 3 * workflows) throw new Error(`--jobs must be at least 3 per workflow (${3 * workflows} for ${workflows} workflows)`);
 const parallel = positive('parallel', values.parallel);
 const target = {
   host: values.host,
@@ -71,7 +71,7 @@ const target = {
   poolMax: parallel + 2,
 };
 
-/** Bytes a job takes in PostgreSQL with its indexes and its share of instances, steps and counts (18.2 GB for 40 M jobs). */
+/** Bytes a job takes in PostgreSQL with its indexes and its share of workflows, steps and counts (18.2 GB for 40 M jobs). */
 const BYTES_PER_JOB = 460;
 
 async function checkDisk(db: Db, jobs: number): Promise<void> {

@@ -11,7 +11,7 @@
  * test/rms/*partition*.test.ts or *stall*.test.ts. `--load` defaults to the number of CPUs.
  * Each run's whole output is kept under DIR (a new temporary folder unless told). On a
  * failure it prints each failing test and the lines the tests print for the jobs that did not
- * succeed (test/helpers/jobs.ts: `job <id> <status> reclaims=… reason=…`); at the end, the
+ * succeed (test/helpers/jobs.ts: `job <id> <status> handbacks=… reason=…`); at the end, the
  * runs, passes and failures, and the reasons tallied.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -90,7 +90,7 @@ interface RunResult {
   ok: boolean;
   seconds: number;
   failures: Failure[];
-  /** Lines `job <id> <status> reclaims=… reason=…` the tests printed, by the test that printed them. */
+  /** Lines `job <id> <status> handbacks=… reason=…` the tests printed, by the test that printed them. */
   jobs: Map<string, string[]>;
   /** Why the run failed without a failing test (a crash, a timeout). */
   other?: string;
@@ -144,7 +144,7 @@ async function runOnce(n: number): Promise<RunResult> {
   for (const line of output.split('\n')) {
     const head = /^std(?:out|err) \| (.*)$/.exec(line);
     if (head) printedBy = head[1];
-    else if (/^job \d+ \S+ reclaims=/.test(line)) jobs.set(printedBy, [...new Set([...(jobs.get(printedBy) ?? []), line])]);
+    else if (/^job \d+ \S+ handbacks=/.test(line)) jobs.set(printedBy, [...new Set([...(jobs.get(printedBy) ?? []), line])]);
   }
   const ok = code === 0 && !timedOut && failures.length === 0;
   const other = ok || failures.length > 0 ? undefined : timedOut ? `timed out after ${runTimeoutMs / 1000} s` : `vitest exited ${code} without a failing test`;
@@ -155,7 +155,7 @@ function firstLine(text: string): string {
   return text.split('\n')[0].trim();
 }
 
-/** `job 12 FAILED reclaims=1 … reason=cancelled, or handed …` → `FAILED: cancelled, or handed …` */
+/** `job 12 FAILED handbacks=1 … reason=cancelled, or handed …` → `FAILED: cancelled, or handed …` */
 function reasonOf(line: string): string {
   const status = line.split(' ')[2];
   const at = line.indexOf(' reason=');

@@ -117,6 +117,28 @@ create table `rms_share` (`pool` varchar(32) not null, `shareid` bigint not null
 
 -- migration 0009_job_creation
 
+-- migration 0010_words
+alter table `rms_workflow_def` rename to `rms_descriptor`;
+alter table `rms_descriptor` rename column `definition` to `descriptor`;
+drop index `rms_workflow_def_version_uq`;
+create unique index `rms_descriptor_version_uq` on `rms_descriptor` (`name`, `version`);
+drop index `rms_workflow_def_hash_uq`;
+create unique index `rms_descriptor_hash_uq` on `rms_descriptor` (`name`, `hash`);
+alter table `rms_workflow` rename column `defid` to `descid`;
+alter table `rms_job` rename column `reclaims` to `handbacks`;
+
+-- migration 0011_accounts
+alter table `smas_account` add column `failures` integer not null default '0';
+alter table `smas_account` add column `locked_until` bigint;
+alter table `smas_account` add column `pw_changed` bigint;
+alter table `smas_session` add column `csrf` varchar(64);
+create index `smas_session_account_ix` on `smas_session` (`accountid`);
+create table `smas_token` (`id` integer not null primary key autoincrement, `accountid` bigint not null, `label` varchar(100) not null, `token_hash` varchar(64) not null, `created` bigint not null, `last_used` bigint, `expires` bigint, `revoked` bigint, constraint `smas_token_accountid_fk` foreign key(`accountid`) references `smas_account`(`id`));
+create unique index `smas_token_hash_uq` on `smas_token` (`token_hash`);
+create index `smas_token_account_ix` on `smas_token` (`accountid`);
+create index `smas_audit_user_ix` on `smas_audit` (`username`, `created`, `id`);
+create index `smas_audit_action_ix` on `smas_audit` (`action`, `created`, `id`);
+
 -- migration 0012_monitor
 create table `smas_series` (`id` integer not null primary key autoincrement, `name` varchar(64) not null, `labels` varchar(400) not null, `created` bigint not null);
 create unique index `smas_series_name_uq` on `smas_series` (`name`, `labels`);
@@ -125,3 +147,16 @@ create index `smas_sample_t_ix` on `smas_sample` (`t`);
 create table `smas_rollup` (`seriesid` bigint not null, `t` bigint not null, `vmin` float not null, `vmax` float not null, `vsum` float not null, `n` integer not null, constraint `smas_rollup_seriesid_fk` foreign key(`seriesid`) references `smas_series`(`id`), constraint `smas_rollup_pk` primary key (`seriesid`, `t`));
 create index `smas_rollup_t_ix` on `smas_rollup` (`t`);
 alter table `ems_alert` add column `cleared` bigint;
+
+-- migration 0014_pages
+alter table `ems_mission_log` add column `eventid` bigint;
+create unique index `ems_mission_log_event_uq` on `ems_mission_log` (`eventid`);
+create index `ems_mission_log_sev_ix` on `ems_mission_log` (`severity`, `created`, `id`);
+create index `ems_mission_log_sub_ix` on `ems_mission_log` (`subsystem`, `created`, `id`);
+create index `ems_mission_log_wf_ix` on `ems_mission_log` (`workflowid`, `created`, `id`);
+drop index `ems_alert_state_ix`;
+create index `ems_alert_open_ix` on `ems_alert` (`state`, `created`, `id`);
+create index `ems_alert_created_ix` on `ems_alert` (`created`, `id`);
+create index `rms_solution_dm_ix` on `rms_solution` (`dmtype`, `id`);
+create index `rms_workflow_status_end_ix` on `rms_workflow` (`status`, `endtime`);
+create index `smas_process_beat_ix` on `smas_process` (`heartbeat`);

@@ -1,83 +1,133 @@
-import type { Logger } from 'winston';
-import type { Bus, EventMap } from '../../core/bus.js';
+import type { Knex } from 'knex';
+import type { Bus } from '../../core/bus.js';
 import type { Clock } from '../../core/clock.js';
 import type { Db } from '../../core/db.js';
-import { messageOf } from '../../core/errors.js';
-import type { MissionLog } from './missionLog.js';
-import { clearAlerts, insertAlert, listOpenAlerts, selectOpenAlert } from './sql/alerts.js';
+import { keyAfter } from '../../core/keyset.js';
+import { insertedId } from '../../core/query.js';
+import { emsErrors } from './errors.js';
+import { SEVERITIES, type Severity } from './missionLog.js';
+import { clearAlert, insertAlert, listAlerts, selectAlertKey, selectOpenAlert, type AlertRow } from './sql/alerts.js';
 
-export interface AlertRow {
-  id: number;
-  created: number;
-  severity: string;
+/** An alert's state (ems_alert.state): OPEN when raised; SENT, FAILED and ACKED come with the EMS alerts issue. */
+export const ALERT_STATES = ['OPEN', 'SENT', 'FAILED', 'ACKED'] as const;
+export type AlertState = (typeof ALERT_STATES)[number];
+
+export interface Alert {
+  severity: Severity;
+  /** The error code or condition it is about, as operators search for it. */
   code: string;
   subsystem: string;
   message: string;
-  dedupe: string | null;
-  state: string;
+  /** Alerts of one cause: while one is open, raising another changes nothing. */
+  dedupe?: string;
+  workflowid?: number;
+  jobid?: number;
+  nodeid?: number;
+  transferid?: number;
 }
 
+/** The end of the condition an alert of this `dedupe` was raised for (a disk that has room again). */
+export interface AlertClearing {
+  dedupe: string;
+  code: string;
+  subsystem: string;
+  /** What is so now, for the mission log. */
+  message: string;
+}
+
+export type { AlertRow } from './sql/alerts.js';
+
 /**
- * The alerts subsystems raise (`alert.raised`, `alert.cleared` on the bus), kept in ems_alert:
- * one open alert per condition (its `dedupe`), however often it is raised, so a redelivered
- * event or a restarted process adds nothing. Each new alert and each clear is also a line
- * of the mission log. Sending them to on-call staff comes with the EMS alerts issue.
+ * The alerts subsystems raise for on-call staff (ems_alert). An alert is open while it is
+ * neither acknowledged nor cleared; one cause (`dedupe`) has at most one open. Raising and
+ * clearing record the row and the durable event (`alert.raised`, `alert.cleared`) in the
+ * caller's transaction, so the alert exists exactly when the fact it is about does; the
+ * mission log hears of both through the bus.
  */
 export class Alerts {
   constructor(
     private readonly db: Db,
+    private readonly bus: Bus,
     private readonly clock: Clock,
-    private readonly missionLog: MissionLog,
-    private readonly log: Logger,
   ) {}
 
-  /** Subscribes to the alert events; returns the function that removes both handlers. */
-  subscribe(bus: Bus): () => void {
-    const offRaised = bus.subscribe('alert.raised', 'ems.alerts', (e) => this.raised(e));
-    const offCleared = bus.subscribe('alert.cleared', 'ems.alerts', (e) => this.cleared(e));
-    return () => {
-      offRaised();
-      offCleared();
-    };
-  }
-
-  /** Whether the condition named `dedupe` has an open alert. */
-  async isOpen(dedupe: string): Promise<boolean> {
-    return ((await selectOpenAlert(this.db.knex, { dedupe })) as unknown[]).length > 0;
-  }
-
-  async open(limit = 50): Promise<AlertRow[]> {
-    const rows = (await listOpenAlerts(this.db.knex, { limit: Math.min(Math.max(limit, 1), 500) })) as AlertRow[];
-    return rows.map((r) => ({ ...r, id: Number(r.id), created: Number(r.created) }));
-  }
-
-  private async raised(e: EventMap['alert.raised']): Promise<void> {
-    const added = await this.db.knex.transaction(async (trx) => {
-      if (((await selectOpenAlert(trx, { dedupe: e.dedupe })) as unknown[]).length > 0) return false;
-      await insertAlert(trx, {
-        created: this.clock.now(),
-        severity: e.severity,
-        code: e.code.slice(0, 40),
-        subsystem: e.subsystem.slice(0, 8),
-        message: e.message.slice(0, 2000),
-        dedupe: e.dedupe.slice(0, 200),
-      });
-      return true;
+  /** The alert's id: a new one, or the open one of the same `dedupe`. */
+  async raise(alert: Alert, trx?: Knex.Transaction): Promise<number> {
+    if (!trx) return this.db.knex.transaction((own) => this.raise(alert, own));
+    if (!SEVERITIES.includes(alert.severity)) throw emsErrors.badAlert(`severity must be one of ${SEVERITIES.join(', ')}; got ${JSON.stringify(alert.severity)}`);
+    const message = checked(alert);
+    const dedupe = alert.dedupe?.slice(0, 200);
+    if (dedupe) {
+      const open = await this.openId(dedupe, trx);
+      if (open !== undefined) return open;
+    }
+    const ids = { workflowid: alert.workflowid ?? null, jobid: alert.jobid ?? null, nodeid: alert.nodeid ?? null, transferid: alert.transferid ?? null };
+    const id = insertedId(
+      await insertAlert(trx, { created: this.clock.now(), severity: alert.severity, code: alert.code, subsystem: alert.subsystem, message, dedupe: dedupe ?? null, ...ids }),
+    );
+    await this.bus.publish(trx, 'alert.raised', {
+      alertid: id,
+      severity: alert.severity,
+      code: alert.code,
+      subsystem: alert.subsystem,
+      message,
+      ...(dedupe ? { dedupe } : {}),
+      ...Object.fromEntries(Object.entries(ids).filter(([, v]) => v !== null)),
     });
-    if (!added) return;
-    this.log.warn(`alert raised: ${e.message}`, { code: e.code, dedupe: e.dedupe });
-    await this.note(e.severity, e.subsystem, `alert raised: ${e.message}`);
+    return id;
   }
 
-  private async cleared(e: EventMap['alert.cleared']): Promise<void> {
-    const n = Number(await clearAlerts(this.db.knex, { dedupe: e.dedupe.slice(0, 200), now: this.clock.now() }));
-    if (n === 0) return;
-    this.log.info(`alert cleared: ${e.message}`, { code: e.code, dedupe: e.dedupe });
-    await this.note('INFO', e.subsystem, `alert cleared: ${e.message}`);
+  /** Clears the open alert of `dedupe`; its id, or undefined when none was open (nothing is published then). */
+  async clear(c: AlertClearing, trx?: Knex.Transaction): Promise<number | undefined> {
+    if (!trx) return this.db.knex.transaction((own) => this.clear(c, own));
+    const message = checked(c);
+    const dedupe = c.dedupe.slice(0, 200);
+    const id = await this.openId(dedupe, trx);
+    if (id === undefined) return undefined;
+    if (Number(await clearAlert(trx, { id, now: this.clock.now() })) === 0) return undefined;
+    await this.bus.publish(trx, 'alert.cleared', { alertid: id, code: c.code, subsystem: c.subsystem, message, dedupe });
+    return id;
   }
 
-  /** The mission-log line of an alert; the alert stands without it. */
-  private async note(severity: 'INFO' | 'WARNING' | 'ERROR' | 'CRITICAL', subsystem: string, message: string): Promise<void> {
-    await this.missionLog.append({ severity, subsystem, message: message.slice(0, 4000) }).catch((err) => this.log.warn('could not write the mission log', { error: messageOf(err) }));
+  /** Whether the cause named `dedupe` has an open alert. */
+  async isOpen(dedupe: string): Promise<boolean> {
+    return (await this.openId(dedupe.slice(0, 200), this.db.knex)) !== undefined;
   }
+
+  /** Newest first, paged by key: `before` is the last id of the previous page; `state` undefined for all. */
+  async list(o: { before?: number; limit?: number; state?: AlertState } = {}): Promise<AlertRow[]> {
+    let after: { created: number; id: number } | null = null;
+    if (o.before !== undefined) {
+      const [key] = (await selectAlertKey(this.db.knex, { id: o.before })) as { id: unknown; created: unknown }[];
+      after = keyAfter(key, o.before);
+    }
+    const rows = (await listAlerts(this.db.knex, { after, limit: Math.min(Math.max(o.limit ?? 50, 1), 500), state: o.state ?? null })) as AlertRow[];
+    const num = (v: unknown) => (v === null || v === undefined ? null : Number(v));
+    return rows.map((r) => ({
+      ...r,
+      id: Number(r.id),
+      created: Number(r.created),
+      attempts: Number(r.attempts),
+      sent: num(r.sent),
+      acked: num(r.acked),
+      cleared: num(r.cleared),
+      workflowid: num(r.workflowid),
+      jobid: num(r.jobid),
+      nodeid: num(r.nodeid),
+      transferid: num(r.transferid),
+    }));
+  }
+
+  private async openId(dedupe: string, knex: Knex): Promise<number | undefined> {
+    const [open] = (await selectOpenAlert(knex, { dedupe })) as { id: unknown }[];
+    return open ? Number(open.id) : undefined;
+  }
+}
+
+/** The alert's message, trimmed and cut to the column; rejects an empty one and a code operators could not search for. */
+function checked(a: { code: string; message: string }): string {
+  const message = a.message.trim().slice(0, 2000);
+  if (!message) throw emsErrors.badAlert('the message is empty');
+  if (!/^[A-Za-z0-9_.-]{1,40}$/.test(a.code)) throw emsErrors.badAlert(`code must be 1 to 40 letters, digits, _ . or -; got ${JSON.stringify(a.code)}`);
+  return message;
 }

@@ -1,19 +1,20 @@
 import type { Context, Subsystem } from '../../core/subsystem.js';
 import { Alerts } from './alerts.js';
+import { recordEventsInMissionLog } from './automatic.js';
 import { OutboxBus } from './bus.js';
 import { MissionLog } from './missionLog.js';
-import { emsApi, emsPages } from './routes.js';
+import { emsApi, emsPages, type Audit } from './routes.js';
 import { countEvents } from './sql/settleEvent.js';
 import { purgeDeliveredEvents } from './retention.js';
 
 export type { Bus, EventMap, Topic, Delivery, Handler } from '../../core/bus.js';
 export type { LogEntry, Severity } from './missionLog.js';
-export type { Alerts, AlertRow } from './alerts.js';
+export type { Alert, AlertClearing, AlertRow, Alerts } from './alerts.js';
 
 export interface EmsService {
   bus: OutboxBus;
   missionLog: MissionLog;
-  /** The open alerts raised on the bus (ems_alert). */
+  /** Alerts for on-call staff; each raised and each cleared one is also a mission-log entry. */
   alerts: Alerts;
   /** Archives (Arrow, by month, under `dir`) and purges delivered events created before `before`. */
   purge(dir: string, before: number): Promise<number>;
@@ -23,10 +24,10 @@ export interface EmsService {
  * EMS is created first and differently: its bus goes into every other subsystem's context,
  * so its factory takes the context without a bus.
  */
-export function createEms(ctx: Omit<Context, 'bus' | 'services'>): Subsystem<EmsService> {
+export function createEms(ctx: Omit<Context, 'bus' | 'services'>, audit: Audit): Subsystem<EmsService> {
   const bus = new OutboxBus(ctx.db, ctx.config.ems.outbox, ctx.clock, ctx.log);
   const missionLog = new MissionLog(ctx.db, ctx.clock);
-  const alerts = new Alerts(ctx.db, ctx.clock, missionLog, ctx.log);
+  const alerts = new Alerts(ctx.db, bus, ctx.clock);
   let unsubscribe: (() => void) | undefined;
   return {
     name: 'ems',
@@ -37,10 +38,16 @@ export function createEms(ctx: Omit<Context, 'bus' | 'services'>): Subsystem<Ems
       purge: async (dir, before) =>
         (await purgeDeliveredEvents({ db: ctx.db, dir, before, batchSize: ctx.config.rms.retention.batchSize, log: ctx.log })).archived,
     },
-    api: emsApi(missionLog),
-    pages: { router: emsPages(missionLog), menu: [{ title: 'Mission log', path: '/ems/mission-log' }] },
+    api: emsApi(missionLog, alerts, audit),
+    pages: {
+      router: emsPages(missionLog, alerts, audit),
+      menu: [
+        { title: 'Mission log', path: '/ems/mission-log' },
+        { title: 'Alerts', path: '/ems/alerts' },
+      ],
+    },
     async start() {
-      unsubscribe = alerts.subscribe(bus);
+      unsubscribe = recordEventsInMissionLog(bus, missionLog, ctx.log);
       bus.start();
     },
     async stop() {

@@ -65,6 +65,10 @@ export class Dispatcher {
   private heartbeat: NodeJS.Timeout | undefined;
   private watchdog: NodeJS.Timeout | undefined;
   private renewing = false;
+  // The lease watchdog's times (renewedAt, claimSentAt, leaseLostAt, forgiveAt) are on the
+  // monotonic clock, performance.now(): a wall clock stepped (NTP, an operator) must neither
+  // hide a lapse nor fake one. Every other time is wall time from the context's clock, the one
+  // RMS writes leases and job times with.
   /**
    * When (monotonic ms) the last renewal of the job leases that succeeded was sent, or the
    * process last held no job: every lease it holds runs at least until then + the lease time.
@@ -77,9 +81,10 @@ export class Dispatcher {
   /** Runs stopped because their claim is no longer this run's to finish: nothing is recorded for them. */
   private readonly dropped = new Set<number>();
   /**
-   * When (monotonic ms) to take back the reclaims counted for the leases this process let
-   * lapse (lost, cut off, or a claim whose answer did not come): two leases after the last
-   * trouble, by when the reaper has handed them back. Undefined: nothing to take back.
+   * When (monotonic ms) to take back the hand-backs counted for the leases this process let
+   * lapse (lost, cut off, or a claim whose answer did not come): from two leases after the
+   * last trouble, by when the reaper has usually handed them back, at each renewal until two
+   * leases later, for a reaper slowed down by a loaded machine. Undefined: nothing to take back.
    */
   private forgiveAt: number | undefined;
   private outageLogged = false;
@@ -102,7 +107,7 @@ export class Dispatcher {
     this.running = true;
     // A running job's new lines are recorded at the next write, as a start is.
     this.executor.onRunningLog = () => {
-      this.pendingSince ??= Date.now();
+      this.pendingSince ??= this.clock.now();
       this.wake?.();
     };
     this.loop = this.run();
@@ -139,7 +144,7 @@ export class Dispatcher {
     }
     clearInterval(this.heartbeat);
     clearInterval(this.watchdog);
-    await this.sync(0, true);
+    await this.turn(0, true);
   }
 
   /** Whether nothing runs, waits or is being claimed: no lease to lose. */
@@ -183,14 +188,14 @@ export class Dispatcher {
       while (this.waiting.length > 0 && this.executor.fits(this.waiting[0])) this.dispatch(this.waiting.shift()!);
       const limit = this.claimLimit();
       if (this.lanes === 2) {
-        if (limit > 0) this.claiming = this.inLane(this.sync(limit, false), () => (this.claiming = undefined));
-        if (!this.recording && this.dueIn() === 0) this.recording = this.inLane(this.sync(0, true), () => (this.recording = undefined));
+        if (limit > 0) this.claiming = this.inLane(this.turn(limit, false), () => (this.claiming = undefined));
+        if (!this.recording && this.dueIn() === 0) this.recording = this.inLane(this.turn(0, true), () => (this.recording = undefined));
         await this.sleep();
         continue;
       }
       let claimed = 0;
       const recording = this.outcomes.length > 0;
-      if (limit > 0 || this.dueIn() === 0) claimed = await this.sync(limit, true);
+      if (limit > 0 || this.dueIn() === 0) claimed = await this.turn(limit, true);
       // A turn that recorded outcomes may have readied the next step's jobs: it claims them at once.
       if ((claimed === 0 && !recording) || this.executor.free() < this.executor.capacity() / 2) await this.sleep();
     }
@@ -201,7 +206,7 @@ export class Dispatcher {
    * with jobs in flight, none until half the places are free, so claims go in batches.
    */
   private claimLimit(): number {
-    if (this.drained || this.leaseLostAt !== undefined || this.claiming || this.waiting.length > 0 || Date.now() < this.emptyUntil) return 0;
+    if (this.drained || this.leaseLostAt !== undefined || this.claiming || this.waiting.length > 0 || this.clock.now() < this.emptyUntil) return 0;
     const room = this.executor.free();
     if (room === 0 || (this.inFlight.size > 0 && room < this.executor.capacity() / 2)) return 0;
     return Math.min(room, this.config.pfs.claimBatch);
@@ -237,19 +242,19 @@ export class Dispatcher {
   /** Milliseconds until the changes gathered are due to be written; undefined: none. */
   private dueIn(): number | undefined {
     if (this.pendingSince === undefined) return undefined;
-    return Math.max(this.pendingSince + this.config.pfs.flushMs - Date.now(), 0);
+    return Math.max(this.pendingSince + this.config.pfs.flushMs - this.clock.now(), 0);
   }
 
   private dispatch(job: ClaimedJob): void {
     this.dispatched.set(job.id, job);
-    this.pendingSince ??= Date.now();
+    this.pendingSince ??= this.clock.now();
     const done = this.executor.run(job).then((ran) => {
       this.dispatched.delete(job.id);
       this.inFlight.delete(job.id);
       if (this.dropped.delete(job.id)) return;
       this.outcomes.push(ran.outcome);
       if (ran.log) this.logs.push({ ...ran.log, job });
-      this.pendingSince ??= Date.now();
+      this.pendingSince ??= this.clock.now();
       this.wake?.();
     });
     this.inFlight.set(job.id, done);
@@ -260,7 +265,7 @@ export class Dispatcher {
    * jobs, in one transaction; what could not be written is kept for the next. Returns how
    * many jobs it claimed (and dispatched or set waiting).
    */
-  private async sync(limit: number, record: boolean): Promise<number> {
+  private async turn(limit: number, record: boolean): Promise<number> {
     // After a stall, the leases are judged before anything is written or claimed.
     this.checkLeases();
     if (this.leaseLostAt !== undefined) limit = 0;
@@ -270,7 +275,8 @@ export class Dispatcher {
     const started: ClaimedJob[] = [];
     if (record) {
       // A job is written RUNNING once it has run for flushMs: most short ones end before, and go from CLAIMED to their end.
-      const startedBefore = Date.now() - this.config.pfs.flushMs;
+      // The executor's threads stamp starts with the system clock, which the context's clock is outside tests.
+      const startedBefore = this.clock.now() - this.config.pfs.flushMs;
       // Values, not entries: this runs every flushMs over every job in flight, and an entry is an array each.
       for (const job of this.dispatched.values()) {
         const at = this.executor.startedAt(job.id);
@@ -282,7 +288,7 @@ export class Dispatcher {
       this.logs = [];
       this.runningLogs = [];
       // Jobs queued in a thread: look again for their starts.
-      this.pendingSince = this.dispatched.size > 0 ? Date.now() : undefined;
+      this.pendingSince = this.dispatched.size > 0 ? this.clock.now() : undefined;
     }
     if (limit === 0 && started.length === 0 && outcomes.length === 0 && running.length === 0) return 0;
     let claimed: ClaimedJob[] = [];
@@ -292,7 +298,7 @@ export class Dispatcher {
       if (alongside) await this.store.register(logs, running);
       const sentAt = performance.now();
       if (limit > 0) this.claimSentAt = sentAt;
-      claimed = await this.rms.queue.exchange({ started, outcomes, pool: this.pool, limit, alongside });
+      claimed = await this.rms.queue.turn({ started, outcomes, pool: this.pool, limit, alongside });
       this.outageLogged = false;
       if (limit > 0) this.observer?.claimed(performance.now() - sentAt, claimed.length);
       if (outcomes.length > 0) this.observer?.recorded(outcomes);
@@ -304,18 +310,18 @@ export class Dispatcher {
         this.logs.unshift(...logs);
         this.runningLogs.unshift(...running);
         // Tried again in a second, not at once: the database may be down.
-        this.pendingSince = Date.now() + 1000 - this.config.pfs.flushMs;
+        this.pendingSince = this.clock.now() + 1000 - this.config.pfs.flushMs;
       }
       // A claim whose answer was lost may still have committed: those jobs lapse, as nothing renews them.
       if (limit > 0) this.claimSentAt = undefined;
       this.troubled();
-      this.emptyUntil = Date.now() + 1000;
+      this.emptyUntil = this.clock.now() + 1000;
       this.onError(record ? 'recording job outcomes failed; trying again' : 'claiming jobs failed; trying again', err);
       return 0;
     }
     // A record may have readied the jobs of a next step: the next claim looks for them.
     if (outcomes.length > 0) this.emptyUntil = 0;
-    else if (limit > 0 && claimed.length === 0) this.emptyUntil = Date.now() + this.config.pfs.pollMs;
+    else if (limit > 0 && claimed.length === 0) this.emptyUntil = this.clock.now() + this.config.pfs.pollMs;
     for (const o of outcomes) {
       if (o.status === 'FAILED') this.log.warn(`job ${o.job.id} failed: ${o.reason}`, { workflow: o.job.workflowid, job: o.job.id, tasktype: o.job.tasktype });
     }
@@ -348,15 +354,15 @@ export class Dispatcher {
         this.poke();
       }
       if (this.forgiveAt !== undefined && this.leaseLostAt === undefined && sent >= this.forgiveAt) {
-        this.forgiveAt = undefined;
+        if (sent >= this.forgiveAt + 2 * this.config.rms.jobLeaseMs) this.forgiveAt = undefined;
         const n = await this.rms.queue.forgiveLapses();
-        if (n > 0) this.log.info(`${n} job(s) whose leases this process let lapse were handed back: alive, it takes back their reclaims`, { count: n });
+        if (n > 0) this.log.info(`${n} job(s) whose leases this process let lapse were handed back: alive, it takes back their hand-backs`, { count: n });
       }
       if (held.length === 0) return;
-      const lost = await this.rms.queue.lost(held);
-      this.waiting = this.waiting.filter((j) => !lost.has(j.id));
+      const handedAway = await this.rms.queue.handedAway(held);
+      this.waiting = this.waiting.filter((j) => !handedAway.has(j.id));
       for (const job of this.executor.heldJobs()) {
-        if (!lost.has(job.id) || this.dropped.has(job.id)) continue;
+        if (!handedAway.has(job.id) || this.dropped.has(job.id)) continue;
         this.dropped.add(job.id);
         this.dispatched.delete(job.id);
         this.troubled();
@@ -370,7 +376,7 @@ export class Dispatcher {
     }
   }
 
-  /** Something may have let job leases lapse: their reclaims are taken back once the reaper has had time. */
+  /** Something may have let job leases lapse: their hand-backs are taken back once the reaper has had time. */
   private troubled(): void {
     this.forgiveAt = performance.now() + 2 * this.config.rms.jobLeaseMs;
   }

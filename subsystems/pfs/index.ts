@@ -1,4 +1,5 @@
 import { join, resolve } from 'node:path';
+import type { Actor } from '../../core/actor.js';
 import type { Context, Subsystem } from '../../core/subsystem.js';
 import type { DssService } from '../dss/index.js';
 import type { RmsService } from '../rms/index.js';
@@ -8,12 +9,14 @@ import { pfsErrors } from './errors.js';
 import { LocalExecutor } from './local/executor.js';
 import { JobLogStore } from './logStore.js';
 import { purgeJobLogs } from './retention.js';
+import { pfsConsole, type NodeMonitor } from './pages.js';
 import { pfsApi } from './routes.js';
 import { assertRunjobBuilt } from './runjob.js';
 import { insertPool, listPools, updatePool } from './sql/pools.js';
 import type { TaskTypes } from './tasks.js';
 
 export type { TaskType, TaskTypes, JobSpec, TaskContext, TaskFunction } from './tasks.js';
+export type { NodeMonitor, MonitorRow } from './pages.js';
 export { TaskTypes as TaskTypeRegistry } from './tasks.js';
 
 export interface PoolState {
@@ -35,6 +38,8 @@ export interface PfsService {
   purge(dir: string, before: number): Promise<number>;
   /** The job log store: a job's log by attempt, as the Logs page reads it. */
   jobLogs: JobLogStore;
+  /** The Node Monitor: coordinators, pools and nodes, pool occupancy, queue depth by priority. */
+  nodeMonitor(): Promise<NodeMonitor>;
 }
 
 /** Where job log segments live: pfs.jobLog.dir, or `<log.dir>/segments`. */
@@ -52,7 +57,7 @@ export function createPfs(ctx: Context<{ rms: RmsService; dss: DssService; smas:
   let poolTimer: NodeJS.Timeout | undefined;
   const store = new JobLogStore(db, jobLogDir(config), config.pfs, clock);
 
-  async function setPool(name: string, state: 'OPEN' | 'DRAINED', who: { username: string; reason?: string }): Promise<void> {
+  async function setPool(name: string, state: 'OPEN' | 'DRAINED', who: Actor): Promise<void> {
     if (!POOL.test(name)) throw pfsErrors.unknownPool(name);
     if (!who.reason?.trim()) throw pfsErrors.reasonRequired(state === 'DRAINED' ? 'draining a pool' : 'opening a pool');
     await db.knex.transaction(async (trx) => {
@@ -96,14 +101,24 @@ export function createPfs(ctx: Context<{ rms: RmsService; dss: DssService; smas:
         })
       ).archived,
     jobLogs: store,
+    nodeMonitor: () => pfsPages.nodeMonitor(),
   };
 
   const api = pfsApi({ pools, setPool, store, rms: services.rms });
+  const pfsPages = pfsConsole({ db, store, rms: services.rms, smas: services.smas, pools, localPlaces: () => executor?.threads ?? 0, now: () => clock.now() });
+  api.use(pfsPages.api);
 
   return {
     name: 'pfs',
     service,
     api,
+    pages: {
+      router: pfsPages.pages,
+      menu: [
+        { title: 'PFS', path: '/pfs/nodes' },
+        { title: 'Logs', path: '/pfs/logs' },
+      ],
+    },
     async start() {
       assertRunjobBuilt();
       // Segment names carry the process: writers of every process that shares the directory never collide.

@@ -1,12 +1,12 @@
 import { Router, type Request, type Response } from 'express';
+import { actorOf, type Actor } from '../../core/actor.js';
 import { coreErrors } from '../../core/errors.js';
 import type { RmsService } from '../rms/index.js';
 import { pfsErrors } from './errors.js';
 import type { PoolState } from './index.js';
 import type { JobLogStore } from './logStore.js';
+import { ACTIVE, CHUNK_BYTES, latestAttempt } from './logView.js';
 
-/** States in which a job's current attempt may still write to its log. */
-const ACTIVE = new Set(['WAITING', 'READY', 'RETRY_WAIT', 'CLAIMED', 'RUNNING']);
 /** How often `follow` looks for a running job's new lines. */
 const FOLLOW_POLL_MS = 250;
 
@@ -19,7 +19,7 @@ function whole(value: unknown, what: string, min: number): number | undefined {
 
 export interface PfsRoutes {
   pools(): Promise<PoolState[]>;
-  setPool(name: string, state: 'OPEN' | 'DRAINED', who: { username: string; reason?: string }): Promise<void>;
+  setPool(name: string, state: 'OPEN' | 'DRAINED', who: Actor): Promise<void>;
   store: JobLogStore;
   rms: RmsService;
 }
@@ -41,7 +41,7 @@ export function pfsApi(p: PfsRoutes): Router {
     api.post(`/pools/:name/${action}`, async (req, res) => {
       const reason = (req.body ?? {}).reason;
       if (reason !== undefined && typeof reason !== 'string') throw coreErrors.badRequest('reason must be text');
-      await p.setPool(req.params.name, state, { username: (res.locals.username as string | undefined) ?? 'console', reason });
+      await p.setPool(req.params.name, state, actorOf(req, res));
       res.json({ pools: await p.pools() });
     });
   }
@@ -56,9 +56,7 @@ export function pfsApi(p: PfsRoutes): Router {
     const job = await jobOf(req);
     const jobid = Number(job.id);
     const q = req.query;
-    const attempts = await p.store.attempts(jobid, Number(job.workflowid));
-    const current = ACTIVE.has(String(job.status)) ? Number(job.attempts) + 1 : Number(job.attempts);
-    const attempt = whole(q.attempt, 'attempt', 1) ?? Math.max(attempts.at(-1)?.attempt ?? 0, current, 1);
+    const attempt = whole(q.attempt, 'attempt', 1) ?? latestAttempt(job, await p.store.attempts(jobid, Number(job.workflowid)));
     const follow = q.follow === '1' || q.follow === 'true';
     const tail = whole(q.tail, 'tail', 0);
     const offset = whole(q.offset, 'offset', 0);
@@ -69,14 +67,32 @@ export function pfsApi(p: PfsRoutes): Router {
       return ACTIVE.has(String(now.status)) && Number(now.attempts) + 1 === attempt;
     };
     const extents = await p.store.extents(jobid, attempt);
-    if (extents.length === 0 && !follow && !(await stillActive())) throw pfsErrors.logNotFound(jobid, attempt);
+    const active = await stillActive();
+    if (extents.length === 0 && !follow && !active) throw pfsErrors.logNotFound(jobid, attempt);
     const total = extents.reduce((n, e) => n + e.bytes, 0);
     const from = tail !== undefined ? await p.store.tailOffset(extents, tail) : Math.min(offset ?? 0, total);
     res.setHeader('Content-Type', 'text/plain; charset=utf-8');
     res.setHeader('X-DPC-Log-Attempt', String(attempt));
     res.setHeader('X-DPC-Log-Bytes', String(total));
     res.setHeader('X-DPC-Log-Offset', String(from));
-    if (q.download === '1' || q.download === 'true') res.setHeader('Content-Disposition', `attachment; filename="${jobid}.${attempt}.log"`);
+    // Whether the attempt may still write: the Logs page's follow stops polling once it may not.
+    res.setHeader('X-DPC-Log-Active', active ? '1' : '0');
+    if (q.download === '1' || q.download === 'true') {
+      // The name is made of ids only: nothing of the request's text reaches the header.
+      res.setHeader('Content-Disposition', `attachment; filename="${jobid}.${attempt}.log"`);
+      const end = length === undefined ? total : Math.min(from + length, total);
+      // A log of many megabytes goes out part by part, never held whole.
+      for (let at = from; at < end && !res.destroyed; at += CHUNK_BYTES) {
+        if (!res.write(await p.store.read(extents, at, Math.min(CHUNK_BYTES, end - at)))) {
+          await new Promise((r) => {
+            res.once('drain', r);
+            res.once('close', r);
+          });
+        }
+      }
+      res.end();
+      return;
+    }
     if (!follow) {
       res.send(await p.store.read(extents, from, length));
       return;

@@ -35,14 +35,14 @@ export interface JobSpec {
   attempt: number;
   /** The job's data specification: what it processes. */
   dataspec: unknown;
-  /** The instance's parameters. */
+  /** The workflow's parameters. */
   params: Record<string, unknown>;
   solutionid: number | null;
   /** A directory of the job's own for what it writes. */
   outputDir: string;
 }
 
-/** Of a claimed job, what its spec is made from besides its instance's parameters. */
+/** Of a claimed job, what its spec is made from besides its workflow's parameters. */
 export interface SpecSource {
   id: number;
   workflowid: number;

@@ -4,7 +4,7 @@ import type { Db } from '../../core/db.js';
 import type { Bus } from '../ems/index.js';
 import type { AuditEntry } from '../smas/index.js';
 import { settleWorkflow, type Finished } from './bookkeeping.js';
-import { validPriority } from './definition.js';
+import { validPriority } from './descriptor.js';
 import { coreErrors } from '../../core/errors.js';
 import { rmsErrors } from './errors.js';
 import { transaction } from './queue.js';
@@ -29,9 +29,9 @@ export interface ActionDeps {
 }
 
 /**
- * The operator's actions on instances and jobs (seed 001's Workflow Manager: resume failed
+ * The operator's actions on workflows and jobs (seed 001's Workflow Manager: resume failed
  * jobs, change job priority; and pause, resume, cancel, retry). Each runs in one
- * transaction with the instance locked, and is audited in it: who, when, why.
+ * transaction with the workflow locked, and is audited in it: who, when, why.
  */
 export class Actions {
   constructor(private readonly d: ActionDeps) {}
@@ -67,7 +67,7 @@ export class Actions {
     });
   }
 
-  /** Runs the FAILED jobs of an instance again, and only those; each gets its attempts anew. */
+  /** Runs the FAILED jobs of a workflow again, and only those; each gets its attempts anew. */
   resumeFailed(workflowid: number, who: Actor): Promise<number> {
     return this.onWorkflow(workflowid, who, 'workflow.resume-failed', ['FAILED', 'RUNNING', 'PAUSED'], async (work, wf, now) => {
       let n = 0;
@@ -119,7 +119,7 @@ export class Actions {
     return { ...ref(row), status: row.status, priority: Number(row.priority) };
   }
 
-  /** Jobs back to the queue (WAITING in a paused instance), their step and instance running again. */
+  /** Jobs back to the queue (WAITING in a paused workflow), their step and workflow running again. */
   private async reopen(work: JobWork, wf: LockedWorkflow, jobs: JobRef[], from: 'FAILED' | 'CANCELLED', now: number): Promise<number> {
     const to: JobStatus = wf.status === 'PAUSED' ? 'WAITING' : 'READY';
     const n = await work.move(jobs, from, to, { attempts: 0, endtime: null, reason: null, claimed_by: null, lease_until: null, run_after: now });

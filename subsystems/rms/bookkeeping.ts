@@ -12,10 +12,10 @@ export interface Finished {
 }
 
 /**
- * Advances the instances whose jobs a transaction changed: a step whose jobs have all
+ * Advances the workflows whose jobs a transaction changed: a step whose jobs have all
  * finished ends (SUCCESS only if all succeeded), the steps after it start once all their
- * upstream steps succeeded, and an instance with no step left running ends. It runs in the
- * transaction of the job changes with the instance locked, so two processes finishing the
+ * upstream steps succeeded, and a workflow with no step left running ends. It runs in the
+ * transaction of the job changes with the workflow locked, so two processes finishing the
  * last jobs of two parallel steps cannot both miss the end.
  */
 export async function advance(work: JobWork, bus: Bus, now: number): Promise<Finished[]> {
@@ -26,7 +26,7 @@ export async function advance(work: JobWork, bus: Bus, now: number): Promise<Fin
   // A step whose active states all still hold jobs has not settled: its counts need not be read.
   const candidates = [...touched.keys()].filter((id) => work.emptied.has(id));
   work.emptied.clear();
-  // Their instances are locked before their counts are read. Two transactions that count a
+  // Their workflows are locked before their counts are read. Two transactions that count a
   // step's last jobs out of two different states at once cannot see each other's change:
   // both would find a job left, and the step would never end. Locked, the later one reads
   // the counts after the earlier one committed, and sees them all.
@@ -42,8 +42,8 @@ export async function advance(work: JobWork, bus: Bus, now: number): Promise<Fin
 }
 
 /**
- * Brings one instance's steps up to date with their jobs, then ends it if nothing is left
- * to run. Also used after operator actions and when an instance is created.
+ * Brings one workflow's steps up to date with their jobs, then ends it if nothing is left
+ * to run. Also used after operator actions and when a workflow is created.
  */
 export async function settleWorkflow(work: JobWork, bus: Bus, workflowid: number, now: number): Promise<Finished | undefined> {
   const { trx } = work;
@@ -76,7 +76,7 @@ export async function settleWorkflow(work: JobWork, bus: Bus, workflowid: number
       } else if (current === 'WAITING' && (upstream.get(step.id) ?? []).every((u) => status.get(u) === 'SUCCESS')) {
         await moveStep(trx, { id: step.id, from: ['WAITING'], to: 'RUNNING', starttime: now, endtime: null });
         status.set(step.id, 'RUNNING');
-        // A paused instance keeps its jobs WAITING until it is resumed.
+        // A paused workflow keeps its jobs WAITING until it is resumed.
         if (wf.status === 'RUNNING' && c.WAITING > 0) {
           const n = Number(await moveStepJobs(trx, { jobs: jobRange(wf), stepid: step.id, from: 'WAITING', to: 'READY', set: {} }));
           work.count(workflowid, step.id, 'WAITING', 'READY', n);

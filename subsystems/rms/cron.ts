@@ -8,7 +8,7 @@ import type { Registered } from './registry.js';
 
 export interface CronSlot {
   reg: Registered;
-  /** `<workflow>#<n>`: the n-th trigger of the definition. */
+  /** `<workflow>#<n>`: the n-th trigger of the descriptor. */
   cronName: string;
   params: Record<string, unknown>;
   /** Unix ms of the time the expression named. */
@@ -49,9 +49,9 @@ export class CronTriggers {
 
   start(registered: Registered[]): void {
     for (const reg of registered) {
-      for (const [i, trigger] of (reg.def.triggers ?? []).entries()) {
+      for (const [i, trigger] of (reg.descriptor.triggers ?? []).entries()) {
         if (trigger.kind !== 'cron') continue;
-        const cronName = `${reg.def.name}#${i + 1}`;
+        const cronName = `${reg.descriptor.name}#${i + 1}`;
         const entry: Entry = {
           reg,
           cronName,
@@ -75,7 +75,7 @@ export class CronTriggers {
     if (!this.isHeld()) return;
     const scheduled = Math.floor(date.getTime() / entry.stepMs) * entry.stepMs;
     this.fire({ reg: entry.reg, cronName: entry.cronName, params: entry.params, scheduled, outcome: 'FIRED' }).catch((err) =>
-      this.log.error(`cron trigger ${entry.cronName} failed to fire`, { workflow: entry.reg.def.name, error: messageOf(err) }),
+      this.log.error(`cron trigger ${entry.cronName} failed to fire`, { workflow: entry.reg.descriptor.name, error: messageOf(err) }),
     );
   }
 

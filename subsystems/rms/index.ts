@@ -8,14 +8,17 @@ import type { SmasService } from '../smas/index.js';
 import { Actions, type Actor } from './actions.js';
 import type { Finished } from './bookkeeping.js';
 import { CRON_LEASE, CronTriggers, type CronSlot } from './cron.js';
-import type { Params, WorkflowDefinition } from './definition.js';
+import type { Params, WorkflowDescriptor } from './descriptor.js';
 import { rmsErrors } from './errors.js';
-import { createInstance, type StartRequest, type Started } from './instances.js';
+import { Overview } from './overview.js';
+import { createWorkflow, type StartRequest, type Started } from './workflows.js';
 import { recordConfig } from './provenance.js';
 import { JobQueue, transaction } from './queue.js';
 import { Registry } from './registry.js';
 import { rmsApi } from './routes.js';
 import { Reads } from './reads.js';
+import { Tracking } from './tracking.js';
+import { trackingApi, trackingPages } from './trackingRoutes.js';
 import { purgeFinishedJobs } from './retention.js';
 import { jobRange, selectJobSpecs } from './sql/jobs.js';
 import { insertCronFire } from './sql/solutions.js';
@@ -23,24 +26,27 @@ import { selectSteps, type StepRow } from './sql/steps.js';
 import { selectWorkflow, type WorkflowRow } from './sql/workflows.js';
 import { isFinished } from './work.js';
 
-export type { WorkflowDefinition, StepDefinition, Trigger, Params } from './definition.js';
+export type { WorkflowDescriptor, StepDescriptor, Trigger, Params } from './descriptor.js';
 export type { ClaimedJob, Outcome } from './queue.js';
 export type { Actor } from './actions.js';
-export type { Started } from './instances.js';
+export type { Started } from './workflows.js';
+export type { WorkAtAGlance } from './overview.js';
 export { rmsErrors } from './errors.js';
 
 export interface RmsService {
-  /** Checks and versions a workflow definition; throws naming the workflow and step. */
-  register(def: WorkflowDefinition): Promise<{ defid: number; version: number }>;
-  /** Starts an instance by hand (console, API, CLI). */
+  /** Checks and versions a workflow descriptor; throws naming the workflow and step. */
+  register(descriptor: WorkflowDescriptor): Promise<{ descid: number; version: number }>;
+  /** Starts a workflow by hand (console, API, CLI). */
   start(name: string, request: { params?: Params; priority?: number; runid?: string }, who: Actor): Promise<Started>;
-  /** One instance per day from `from` to `to` (YYYY-MM-DD, inclusive), each with `{ day }` in its parameters. */
+  /** One workflow per day from `from` to `to` (YYYY-MM-DD, inclusive), each with `{ day }` in its parameters. */
   backfill(name: string, from: string, to: string, who: Actor, params?: Params): Promise<Started[]>;
-  /** Runs a finished instance again under a new solution ID: all of it, or only what did not succeed. */
+  /** Runs a finished workflow again under a new solution ID: all of it, or only what did not succeed. */
   reprocess(workflowid: number, options: { failedOnly: boolean }, who: Actor): Promise<Started>;
   actions: Actions;
   queue: JobQueue;
   reads: Reads;
+  /** Today's work at a glance and the queue's depth: the Welcome page and the Node Monitor. */
+  overview: Overview;
   /** Archives and purges finished jobs that ended before `before`; solutions and provenance stay. */
   purge(dir: string, before: number): Promise<number>;
 }
@@ -48,12 +54,12 @@ export interface RmsService {
 export const REAPER_LEASE = 'rms.reaper';
 
 /**
- * Run management: workflow definitions and their versions, instances from cron, data,
+ * Run management: workflow descriptors and their versions, workflows from cron, data,
  * manual, backfill and reprocessing triggers, the durable job queue and the operator's
  * actions on it, solutions and provenance.
  */
 export function createRms(
-  ctx: Context<{ ems: EmsService; dss: DssService; smas: SmasService; hasTask(name: string): boolean; definitions: WorkflowDefinition[] }>,
+  ctx: Context<{ ems: EmsService; dss: DssService; smas: SmasService; hasTask(name: string): boolean; descriptors: WorkflowDescriptor[] }>,
 ): Subsystem<RmsService> {
   const { db, clock, log, bus, config, services } = ctx;
   const registry = new Registry(db, clock, services.hasTask);
@@ -62,21 +68,19 @@ export function createRms(
   const onFinished = (finished: Finished[]) => {
     for (const f of finished) {
       const fields = { workflow: f.workflowid, name: f.name, status: f.status };
+      // The mission log's entry comes from the instance's durable event (EMS), once however often it is delivered.
       if (f.status === 'FAILED') log.warn(`workflow ${f.name} ${f.workflowid} FAILED`, fields);
       else log.info(`workflow ${f.name} ${f.workflowid} ${f.status}`, fields);
-      services.ems.missionLog
-        .append({ severity: f.status === 'FAILED' ? 'ERROR' : 'INFO', subsystem: 'rms', message: `workflow ${f.name} (${f.workflowid}) ended ${f.status}`, workflowid: f.workflowid })
-        .catch((err) => log.warn('could not write the mission log', { ...fields, error: messageOf(err) }));
     }
   };
-  const queue = new JobQueue(db, bus, clock, ctx.processId, config.rms.jobLeaseMs, config.rms.maxReclaims, onFinished, config.rms.share);
+  const queue = new JobQueue(db, bus, clock, ctx.processId, config.rms.jobLeaseMs, config.rms.maxHandbacks, onFinished, config.rms.share);
   const actions = new Actions({ db, bus, clock, audit: (trx, e) => services.smas.audit(trx, e), onFinished });
   const reads = new Reads(db);
 
-  async function startInstance(name: string, req: StartRequest, who?: Actor): Promise<Started> {
+  async function startWorkflow(name: string, req: StartRequest, who?: Actor): Promise<Started> {
     const reg = registry.get(name);
     const started = await transaction(db, async (trx) => {
-      const s = await createInstance(trx, bus, reg, req, { now: clock.now(), configid, version: ctx.version });
+      const s = await createWorkflow(trx, bus, reg, req, { now: clock.now(), configid, version: ctx.version });
       if (who && s.created) await services.smas.audit(trx, { ...who, action: `workflow.${req.trigger.toLowerCase()}`, target: `workflow ${s.id}`, detail: { name, runid: req.runid } });
       return s;
     }).catch((err: unknown) => {
@@ -97,13 +101,13 @@ export function createRms(
     await transaction(db, async (trx) => {
       let workflowid: number | null = null;
       if (slot.outcome !== 'SKIPPED') {
-        const s = await createInstance(trx, bus, reg, { trigger: 'CRON', runid: `cron-${iso}`, params: { ...slot.params, scheduled: iso }, createdBy: 'cron' }, { now: clock.now(), configid, version: ctx.version });
+        const s = await createWorkflow(trx, bus, reg, { trigger: 'CRON', runid: `cron-${iso}`, params: { ...slot.params, scheduled: iso }, createdBy: 'cron' }, { now: clock.now(), configid, version: ctx.version });
         workflowid = s.id;
       }
       await insertCronFire(trx, { cron_name: cronName, scheduled: slot.scheduled, fired: clock.now(), outcome: slot.outcome, workflowid, processid: ctx.processId });
     }).then(
       () => {
-        log.info(`cron ${cronName} ${slot.outcome} for ${iso}`, { workflow: reg.def.name, cron: cronName });
+        log.info(`cron ${cronName} ${slot.outcome} for ${iso}`, { workflow: reg.descriptor.name, cron: cronName });
         if (slot.outcome !== 'FIRED') {
           const message = slot.outcome === 'CAUGHT_UP' ? `cron ${cronName}: the firing of ${iso} was missed while no DPC ran; fired now` : `cron ${cronName}: the firing of ${iso} was missed while no DPC ran; skipped (rms.cron.catchUp is false)`;
           void services.ems.missionLog.append({ severity: 'WARNING', subsystem: 'rms', message }).catch(() => undefined);
@@ -118,26 +122,27 @@ export function createRms(
   const crons = new CronTriggers(db, clock, log, config.rms.cron, () => services.smas.leases.isHeld(CRON_LEASE), fireCron);
 
   let reaper: NodeJS.Timeout | undefined;
-  let reaping: Promise<void> | undefined;
-  const reap = () => {
-    if (!services.smas.leases.isHeld(REAPER_LEASE) || reaping) return;
-    reaping = (async () => {
-      const handedBack = await queue.reap();
+  let reaperRound: Promise<void> | undefined;
+  // One round of the reaper: hands back the jobs of lapsed leases, and readies the retries that are due.
+  const runReaper = () => {
+    if (!services.smas.leases.isHeld(REAPER_LEASE) || reaperRound) return;
+    reaperRound = (async () => {
+      const handedBack = await queue.handBackLapsed();
       if (handedBack > 0) log.warn(`${handedBack} job(s) handed back to the queue: their process stopped renewing their lease`, { count: handedBack });
       await queue.promoteRetries();
     })()
-      .catch((err: unknown) => void log.warn('reaping failed', { error: messageOf(err) }))
-      .finally(() => (reaping = undefined));
+      .catch((err: unknown) => void log.warn('the reaper failed', { error: messageOf(err) }))
+      .finally(() => (reaperRound = undefined));
   };
 
   const service: RmsService = {
-    register: async (def) => {
-      const r = await registry.register(def);
-      return { defid: r.defid, version: r.version };
+    register: async (descriptor) => {
+      const r = await registry.register(descriptor);
+      return { descid: r.descid, version: r.version };
     },
     start: (name, request, who) => {
       if (!who.reason?.trim()) who = { ...who, reason: 'manual start' };
-      return startInstance(name, { trigger: 'MANUAL', runid: request.runid ?? `manual-${randomUUID()}`, params: request.params ?? {}, priority: request.priority, createdBy: who.username }, who);
+      return startWorkflow(name, { trigger: 'MANUAL', runid: request.runid ?? `manual-${randomUUID()}`, params: request.params ?? {}, priority: request.priority, createdBy: who.username }, who);
     },
     backfill: async (name, from, to, who, params = {}) => {
       const days = dayRange(from, to);
@@ -146,7 +151,7 @@ export function createRms(
       // One request, one share however many days: each day's jobs are of the first day's share.
       let shareid: number | undefined;
       for (const day of days) {
-        const started = await startInstance(name, { trigger: 'BACKFILL', runid: `backfill-${day}-${batch}`, params: { ...params, day }, createdBy: who.username, shareid }, who);
+        const started = await startWorkflow(name, { trigger: 'BACKFILL', runid: `backfill-${day}-${batch}`, params: { ...params, day }, createdBy: who.username, shareid }, who);
         if (started.created) shareid ??= started.id;
         out.push(started);
         // On SQLite a creation never waits on I/O: without a turn of the event loop between
@@ -171,7 +176,7 @@ export function createRms(
         }
         after = Number(page[page.length - 1].id);
       }
-      return startInstance(
+      return startWorkflow(
         parent.name,
         {
           trigger: 'REPROCESS',
@@ -188,30 +193,36 @@ export function createRms(
     actions,
     queue,
     reads,
+    overview: new Overview(db),
     purge: async (dir, before) => (await purgeFinishedJobs({ db, dir, before, batchSize: config.rms.retention.batchSize, log, clock })).archived,
   };
+
+  const tracking = new Tracking(db);
+  const api = rmsApi(service);
+  api.use(trackingApi(tracking));
 
   let unsubscribe: (() => void) | undefined;
   return {
     name: 'rms',
     service,
-    api: rmsApi(service),
+    api,
+    pages: { router: trackingPages(tracking), menu: [{ title: 'Configuration tracking', path: '/rms/solutions' }] },
     async start() {
       configid = await recordConfig(db, config, ctx.version, clock);
-      for (const def of services.definitions) await registry.register(def);
+      for (const descriptor of services.descriptors) await registry.register(descriptor);
       // A dataset that arrives starts every workflow whose data trigger it matches, once per event.
       unsubscribe = bus.subscribe('dataset.updated', 'rms.dataTrigger', async (event, delivery) => {
         for (const reg of registry.all()) {
-          for (const t of reg.def.triggers ?? []) {
+          for (const t of reg.descriptor.triggers ?? []) {
             if (t.kind !== 'data' || t.dmtype !== event.dmtype || !overlaps(t, event)) continue;
-            // One line per delivery, before the instance: a repeat (at least once) shows as a second line of the same event.
-            log.info(`data trigger: dataset ${event.datasetid} (${event.dmtype}) starts ${reg.def.name}, event ${delivery.eventid} attempt ${delivery.attempt}`, {
-              name: reg.def.name,
+            // One line per delivery, before the workflow: a repeat (at least once) shows as a second line of the same event.
+            log.info(`data trigger: dataset ${event.datasetid} (${event.dmtype}) starts ${reg.descriptor.name}, event ${delivery.eventid} attempt ${delivery.attempt}`, {
+              name: reg.descriptor.name,
               eventid: delivery.eventid,
               attempt: delivery.attempt,
               datasetid: event.datasetid,
             });
-            await startInstance(reg.def.name, {
+            await startWorkflow(reg.descriptor.name, {
               trigger: 'DATA',
               runid: `event-${delivery.eventid}`,
               params: {
@@ -219,7 +230,7 @@ export function createRms(
                 dmtype: event.dmtype,
                 timeFrom: event.timeFrom,
                 timeTo: event.timeTo,
-                // The dataset's solution is what the instance reads: its provenance reaches back to it.
+                // The dataset's solution is what the workflow reads: its provenance reaches back to it.
                 ...(event.solutionid === undefined ? {} : { inputSolutions: [{ id: event.solutionid, dmtype: event.dmtype }] }),
               },
               createdBy: 'data trigger',
@@ -231,20 +242,20 @@ export function createRms(
       crons.start(registry.all());
       services.smas.leases.hold(CRON_LEASE, { onAcquired: () => crons.catchUp() });
       services.smas.leases.hold(REAPER_LEASE);
-      reaper = setInterval(reap, config.rms.reapMs);
+      reaper = setInterval(runReaper, config.rms.reaperMs);
       reaper.unref();
       if (config.rms.demo) {
-        await startInstance('demo', { trigger: 'MANUAL', runid: 'demo-first-run', params: { day: new Date(clock.now()).toISOString().slice(0, 10) }, createdBy: 'dpc' });
+        await startWorkflow('demo', { trigger: 'MANUAL', runid: 'demo-first-run', params: { day: new Date(clock.now()).toISOString().slice(0, 10) }, createdBy: 'dpc' });
       }
     },
     async stop() {
       clearInterval(reaper);
       unsubscribe?.();
       await crons.stop();
-      await reaping;
+      await reaperRound;
     },
     async health() {
-      return { state: 'UP', detail: `${registry.all().length} workflow definition(s)` };
+      return { state: 'UP', detail: `${registry.all().length} workflow descriptor(s)` };
     },
   };
 }

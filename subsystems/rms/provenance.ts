@@ -37,14 +37,14 @@ export async function recordConfig(db: Db, config: unknown, version: string, clo
   }
 }
 
-/** The solutions an instance reads, as its trigger or operator named them (`inputSolutions: [{id, dmtype}]`). */
+/** The solutions a workflow reads, as its trigger or operator named them (`inputSolutions: [{id, dmtype}]`). */
 export function inputSolutions(params: Record<string, unknown>): { id: number; dmtype: string }[] {
   const given = params.inputSolutions;
   if (!Array.isArray(given)) return [];
   return (given as { id: unknown; dmtype: unknown }[]).map((g) => ({ id: Number(g.id), dmtype: String(g.dmtype) })).filter((g) => Number.isSafeInteger(g.id));
 }
 
-/** The output solution of an instance and its provenance links, written with the instance. */
+/** The output solution of a workflow and its provenance links, written with the workflow. */
 export async function recordSolution(
   trx: Knex.Transaction,
   s: { dmtype: string; version: string; configid: number; workflowid: number; now: number; automatic: boolean; description: string | null; inputs: { id: number; dmtype: string }[] },

@@ -5,7 +5,7 @@ import { chunks, dialectOf } from '../../core/query.js';
 import type { Bus } from '../ems/index.js';
 import { advance, type Finished } from './bookkeeping.js';
 import { planClaim, shareWeight, type ClaimPlan, type ShareConfig, type ShareState } from './share.js';
-import { claimedColumns, claimJobs, claimJobsCounted, forgiveLapses, renewJobLeases, selectClaimable, selectDueRetries, selectJobClaims, selectLapsed, type PerJob, type PerJobColumn } from './sql/jobs.js';
+import { claimedColumns, claimJobs, claimJobsCounted, forgiveLapses, renewJobLeases, selectClaimable, selectDueRetries, selectJobClaims, selectToHandBack, type PerJob, type PerJobColumn } from './sql/jobs.js';
 import { addSharePass, nextShare, selectShares, SHARES_MAX } from './sql/shares.js';
 import { selectWorkflowParams } from './sql/workflows.js';
 import { groupBy, JobWork, ref, type HeldRef } from './work.js';
@@ -22,7 +22,7 @@ export interface ClaimedJob extends HeldRef {
   timeout_ms: number | null;
   cpus: number;
   memory_mb: number | null;
-  /** The instance's parameters (JSON). */
+  /** The workflow's parameters (JSON). */
   params: string | null;
 }
 
@@ -67,7 +67,7 @@ export function transaction<T>(db: Db, fn: (trx: Knex.Transaction) => Promise<T>
 }
 
 const REASON_MAX = 2000;
-/** Instances whose parameters a queue keeps at most. */
+/** Workflows whose parameters a queue keeps at most. */
 const PARAMS_KEPT = 10_000;
 /**
  * Rounds of one claim at most: a round gives each share jobs of one priority, and a share
@@ -78,12 +78,12 @@ const CLAIM_ROUNDS = 4;
 /**
  * The durable job queue (rms_job): claims by priority then age, leases renewed by a
  * heartbeat, completion that is idempotent (only the holder of a job finishes it, once).
- * Each change writes the per-step counts and advances the instances in its transaction.
+ * Each change writes the per-step counts and advances the workflows in its transaction.
  */
 export class JobQueue {
   /** Jobs this process recorded as RUNNING and has not yet recorded as ended. */
   private readonly running = new Set<number>();
-  /** Parameters of the instances whose jobs this process claimed lately. */
+  /** Parameters of the workflows whose jobs this process claimed lately. */
   private readonly params = new Map<number, string | null>();
 
   constructor(
@@ -93,8 +93,8 @@ export class JobQueue {
     private readonly processId: string,
     private readonly leaseMs: number,
     /** Times a job may be handed back after its process died before it fails instead. */
-    private readonly maxReclaims: number,
-    /** Called after commit with the instances that ended. */
+    private readonly maxHandbacks: number,
+    /** Called after commit with the workflows that ended. */
     private readonly onFinished: (finished: Finished[]) => void,
     /** How a pool's places are shared between requests (rms.share). */
     private readonly share: ShareConfig,
@@ -102,18 +102,18 @@ export class JobQueue {
 
   /** Claims up to `limit` READY jobs of a pool for this process. */
   claim(pool: string, limit: number): Promise<ClaimedJob[]> {
-    return this.exchange({ started: [], outcomes: [], pool, limit });
+    return this.turn({ started: [], outcomes: [], pool, limit });
   }
 
-  /** Records what executors did (see `exchange`). */
+  /** Records what executors did (see `turn`). */
   async record(started: readonly ClaimedJob[], outcomes: readonly Outcome[]): Promise<void> {
-    await this.exchange({ started, outcomes, pool: '', limit: 0 });
+    await this.turn({ started, outcomes, pool: '', limit: 0 });
   }
 
   /**
    * What an executor does at each turn, in one transaction: records the jobs seen starting
    * and the jobs that ended, claims up to `limit` READY jobs of `pool`, then advances the
-   * instances (the jobs of a step this starts are claimed at the next turn). One
+   * workflows (the jobs of a step this starts are claimed at the next turn). One
    * transaction, not two: its claims and its records would otherwise wait on each other's
    * per-step counts.
    *
@@ -125,7 +125,7 @@ export class JobQueue {
    * the same transaction. On PostgreSQL a claim with nothing to record is one statement
    * instead (`claimJobsCounted`).
    */
-  async exchange(o: {
+  async turn(o: {
     started: readonly ClaimedJob[];
     outcomes: readonly Outcome[];
     pool: string;
@@ -222,7 +222,7 @@ export class JobQueue {
     return this.toClaimedJobs(this.db.knex, rows);
   }
 
-  /** The claimed rows as executors receive them, in claim order, each with its instance's parameters. */
+  /** The claimed rows as executors receive them, in claim order, each with its workflow's parameters. */
   private async toClaimedJobs(knex: Knex | Knex.Transaction, rows: ClaimRow[]): Promise<ClaimedJob[]> {
     const unknown = [...new Set(rows.map((r) => Number(r.workflowid)))].filter((id) => !this.params.has(id));
     for (const part of chunks(unknown)) {
@@ -231,7 +231,7 @@ export class JobQueue {
     return rows.map((r) => toClaimed(r, this.params.get(Number(r.workflowid)) ?? null)).sort((a, b) => b.priority - a.priority || a.id - b.id);
   }
 
-  /** An instance's parameters never change: kept, for the next claims of its jobs. */
+  /** A workflow's parameters never change: kept, for the next claims of its jobs. */
   private remember(workflowid: number, params: string | null): void {
     if (this.params.size >= PARAMS_KEPT) this.params.clear();
     this.params.set(workflowid, params);
@@ -263,7 +263,7 @@ export class JobQueue {
           if (n > 0) await this.bus.publish(work.trx, 'job.finished', { jobid: o.job.id, workflowid: o.job.workflowid, status: 'FAILED', reason });
         }
       } else if (o.status === 'HANDED_BACK') {
-        // Its holder is alive, handing it back: no death to count towards maxReclaims.
+        // Its holder is alive, handing it back: no death to count towards maxHandbacks.
         await this.settle(work, [o.job], 'READY', { claimed_by: null, lease_until: null, reason: o.reason.slice(0, REASON_MAX) }, []);
       }
     }
@@ -279,7 +279,7 @@ export class JobQueue {
     jobs: readonly ClaimedJob[],
     to: 'SUCCESS' | 'FAILED' | 'RETRY_WAIT' | 'READY',
     set: Record<string, unknown>,
-    increment: ('attempts' | 'reclaims')[],
+    increment: ('attempts' | 'handbacks')[],
     perJob: PerJob = {},
   ): Promise<number> {
     let moved = 0;
@@ -301,7 +301,7 @@ export class JobQueue {
   }
 
   /** Of the given runs, those this process must stop: cancelled, or their claim no longer its own. */
-  async lost(runs: readonly { id: number; claim: number }[]): Promise<Set<number>> {
+  async handedAway(runs: readonly { id: number; claim: number }[]): Promise<Set<number>> {
     const out = new Set<number>();
     for (const part of chunks(runs)) {
       const rows = new Map(((await selectJobClaims(this.db.knex, { ids: part.map((r) => r.id) })) as { id: number; status: string; claimed_by: string | null; claim: number }[]).map((r) => [Number(r.id), r]));
@@ -315,19 +315,19 @@ export class JobQueue {
 
   /**
    * Hands back the jobs whose holder stopped renewing their lease: READY again, or WAITING in
-   * a paused instance; no attempt is used. The hand-back counts as a reclaim: a job whose
-   * processes died under it `maxReclaims` times fails instead, as it may be what kills them.
+   * a paused workflow; no attempt is used. The hand-back counts towards `maxHandbacks`: a job whose
+   * processes died under it `maxHandbacks` times fails instead, as it may be what kills them.
    * A holder that was only cut off or frozen takes its counts back when it returns
    * (`forgiveLapses`). Returns how many moved.
    */
-  async reap(limit = 500): Promise<number> {
-    return this.requeue(selectLapsed, limit, { claimed_by: null, lease_until: null, reason: 'handed back: the process running it stopped renewing its lease' }, true);
+  async handBackLapsed(limit = 500): Promise<number> {
+    return this.toReady(selectToHandBack, limit, { claimed_by: null, lease_until: null, reason: 'handed back: the process running it stopped renewing its lease' }, true);
   }
 
   /**
    * This process is alive after all: it let job leases lapse (its link was cut, or it was
    * frozen) and stopped those runs itself. The hand-backs the reaper made of them no longer
-   * count towards `maxReclaims`.
+   * count towards `maxHandbacks`.
    */
   async forgiveLapses(): Promise<number> {
     return Number(await forgiveLapses(this.db.knex, { processId: this.processId }));
@@ -335,11 +335,12 @@ export class JobQueue {
 
   /** Puts jobs whose retry delay is over back in the queue. */
   async promoteRetries(limit = 500): Promise<number> {
-    return this.requeue(selectDueRetries, limit, {}, false);
+    return this.toReady(selectDueRetries, limit, {}, false);
   }
 
-  private async requeue(select: typeof selectLapsed, limit: number, set: Record<string, unknown>, reclaim: boolean): Promise<number> {
-    type Row = HeldRef & { status: 'CLAIMED' | 'RUNNING' | 'RETRY_WAIT'; wfstatus: string; reclaims: number; claimed_by: string | null };
+  /** The jobs `select` finds back in the queue (WAITING in a paused workflow); `lapsed`: hand-backs of lapsed leases, counted. */
+  private async toReady(select: typeof selectToHandBack, limit: number, set: Record<string, unknown>, lapsed: boolean): Promise<number> {
+    type Row = HeldRef & { status: 'CLAIMED' | 'RUNNING' | 'RETRY_WAIT'; wfstatus: string; handbacks: number; claimed_by: string | null };
     const { moved, finished } = await transaction(this.db, async (trx) => {
       const now = this.clock.now();
       const rows: Row[] = ((await select(trx, { now, limit })) as Row[]).map((r) => ({
@@ -347,21 +348,21 @@ export class JobQueue {
         claim: Number(r.claim),
         status: r.status,
         wfstatus: r.wfstatus,
-        reclaims: Number(r.reclaims ?? 0),
+        handbacks: Number(r.handbacks ?? 0),
         claimed_by: r.claimed_by ?? null,
       }));
       const work = new JobWork(trx);
       let n = 0;
-      const poison = (r: Row) => reclaim && r.reclaims + 1 >= this.maxReclaims;
+      const poison = (r: Row) => lapsed && r.handbacks + 1 >= this.maxHandbacks;
 
       // By holder: the one whose lease lapsed is recorded, so that, if it comes back, it can take the count back.
       for (const [key, group] of groupBy(rows.filter((r) => !poison(r)), (r) => `${r.status}|${r.wfstatus === 'PAUSED' ? 'WAITING' : 'READY'}|${r.claimed_by ?? ''}`)) {
         const [from, to] = key.split('|') as ['CLAIMED' | 'RUNNING' | 'RETRY_WAIT', 'WAITING' | 'READY'];
-        n += await work.move(group, from, to, reclaim ? { ...set, lapsed_by: group[0].claimed_by } : set, true, reclaim ? ['reclaims'] : []);
+        n += await work.move(group, from, to, lapsed ? { ...set, lapsed_by: group[0].claimed_by } : set, true, lapsed ? ['handbacks'] : []);
       }
       for (const r of rows.filter(poison)) {
-        const reason = `the processes running it died ${r.reclaims + 1} times (rms.maxReclaims): it fails so as not to take more down`;
-        if ((await work.move([r], r.status, 'FAILED', { lease_until: null, endtime: now, reason }, true, ['reclaims'])) === 0) continue;
+        const reason = `the processes running it died ${r.handbacks + 1} times (rms.maxHandbacks): it fails so as not to take more down`;
+        if ((await work.move([r], r.status, 'FAILED', { lease_until: null, endtime: now, reason }, true, ['handbacks'])) === 0) continue;
         n += 1;
         await this.bus.publish(trx, 'job.finished', { jobid: r.id, workflowid: r.workflowid, status: 'FAILED', reason });
       }

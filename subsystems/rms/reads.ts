@@ -1,6 +1,7 @@
 import type { Db } from '../../core/db.js';
 import { rmsErrors } from './errors.js';
-import { countInStatus, countsOfWorkflow, endedBetween, estimateRows, readyByPool } from './sql/jobCounts.js';
+import { countInStatus, countsOfWorkflow, endedBetween, estimateRows } from './sql/jobCounts.js';
+import { readyByPool } from './sql/overview.js';
 import { jobRange, listFailedSince, listJobs, listQueue, selectJob } from './sql/jobs.js';
 import { selectSolution, selectSolutionInputs, selectConfig } from './sql/solutions.js';
 import { selectSteps, type StepRow } from './sql/steps.js';
@@ -48,7 +49,7 @@ export class Reads {
     return job as Record<string, unknown>;
   }
 
-  /** The jobs of an instance by id, paged by key; none for an instance that does not exist. */
+  /** The jobs of a workflow by id, paged by key; none for a workflow that does not exist. */
   async jobs(workflowid: number, o: { after?: number; limit?: number; status?: string } = {}): Promise<Record<string, unknown>[]> {
     const [wf] = (await selectWorkflow(this.db.knex, { id: workflowid })) as WorkflowRow[];
     if (!wf) return [];
@@ -64,7 +65,7 @@ export class Reads {
   }
 
   /**
-   * Jobs by state over every instance. The states a job passes through are counted exactly
+   * Jobs by state over every workflow. The states a job passes through are counted exactly
    * (they stay small, and indexes of active jobs answer); the total of all jobs ever, 40 million at
    * the DPCT's scale, is the database's estimate and is marked as such.
    */

@@ -1,19 +1,19 @@
 import type { Clock } from '../../core/clock.js';
 import { isUniqueViolation, type Db } from '../../core/db.js';
 import { insertedId } from '../../core/query.js';
-import { checkDefinition, type CheckedDefinition, type WorkflowDefinition } from './definition.js';
+import { checkDescriptor, type CheckedDescriptor, type WorkflowDescriptor } from './descriptor.js';
 import { rmsErrors } from './errors.js';
-import { insertDefinition, selectDefinitionByHash, selectLatestVersion } from './sql/definitions.js';
+import { insertDescriptor, selectDescriptorByHash, selectLatestVersion } from './sql/descriptors.js';
 
-export interface Registered extends CheckedDefinition {
-  /** The rms_workflow_def row of this version. */
-  defid: number;
+export interface Registered extends CheckedDescriptor {
+  /** The rms_descriptor row of this version. */
+  descid: number;
   version: number;
 }
 
 /**
- * The workflow definitions of this process, each versioned in rms_workflow_def: a changed
- * definition gets the next version, an unchanged one keeps its own, and instances already
+ * The workflow descriptors of this process, each versioned in rms_descriptor: a changed
+ * descriptor gets the next version, an unchanged one keeps its own, and workflows already
  * created keep the version they were created with.
  */
 export class Registry {
@@ -25,27 +25,27 @@ export class Registry {
     private readonly hasTask: (name: string) => boolean,
   ) {}
 
-  /** Checks a definition and records its version; throws DPC_RMS_DEFINITION or DPC_RMS_CYCLE. */
-  async register(def: WorkflowDefinition): Promise<Registered> {
-    const checked = checkDefinition(def, this.hasTask);
-    const { name } = checked.def;
+  /** Checks a descriptor and records its version; throws DPC_RMS_DESCRIPTOR or DPC_RMS_CYCLE. */
+  async register(descriptor: WorkflowDescriptor): Promise<Registered> {
+    const checked = checkDescriptor(descriptor, this.hasTask);
+    const { name } = checked.descriptor;
     if (this.byName.has(name) && this.byName.get(name)?.hash !== checked.hash) {
-      throw rmsErrors.definition(name, undefined, 'another definition with this name was registered in this process');
+      throw rmsErrors.descriptor(name, undefined, 'another descriptor with this name was registered in this process');
     }
     const registered = { ...checked, ...(await this.version(name, checked)) };
     this.byName.set(name, registered);
     return registered;
   }
 
-  private async version(name: string, checked: CheckedDefinition): Promise<{ defid: number; version: number }> {
+  private async version(name: string, checked: CheckedDescriptor): Promise<{ descid: number; version: number }> {
     for (let attempt = 0; ; attempt++) {
-      const [found] = (await selectDefinitionByHash(this.db.knex, { name, hash: checked.hash })) as { id: number; version: number }[];
-      if (found) return { defid: Number(found.id), version: Number(found.version) };
+      const [found] = (await selectDescriptorByHash(this.db.knex, { name, hash: checked.hash })) as { id: number; version: number }[];
+      if (found) return { descid: Number(found.id), version: Number(found.version) };
       const [latest] = (await selectLatestVersion(this.db.knex, { name })) as { version: number | null }[];
       const version = Number(latest?.version ?? 0) + 1;
       try {
-        const id = insertedId(await insertDefinition(this.db.knex, { name, version, hash: checked.hash, definition: checked.stored, created: this.clock.now() }));
-        return { defid: id, version };
+        const id = insertedId(await insertDescriptor(this.db.knex, { name, version, hash: checked.hash, descriptor: checked.stored, created: this.clock.now() }));
+        return { descid: id, version };
       } catch (err) {
         // Another process registered a version at the same moment: read again.
         if (!isUniqueViolation(err) || attempt >= 3) throw err;
@@ -55,7 +55,7 @@ export class Registry {
 
   get(name: string): Registered {
     const r = this.byName.get(name);
-    if (!r) throw rmsErrors.unknownWorkflow(name);
+    if (!r) throw rmsErrors.unknownDescriptor(name);
     return r;
   }
 

@@ -29,9 +29,9 @@ export interface PurgeJobsOptions {
  *
  * - A job that PFS still lists a log file for stays: PFS's log retention, run before this one
  *   with the same cutoff, purges those rows first (the log-file row references the job).
- * - The per-step counts (rms_job_count) are left as they are: an instance's counts are its
+ * - The per-step counts (rms_job_count) are left as they are: a workflow's counts are its
  *   history, and stay right for the console after its jobs are archived.
- * - Instances, steps, solutions, provenance and configurations are never purged.
+ * - Workflows, steps, solutions, provenance and configurations are never purged.
  */
 export async function purgeFinishedJobs(options: PurgeJobsOptions): Promise<{ archived: number; files: string[] }> {
   const { db, before, log } = options;

@@ -1,6 +1,6 @@
-import { Router, type Request, type Response } from 'express';
+import { Router, type Request } from 'express';
+import { actorOf as actor } from '../../core/actor.js';
 import { coreErrors } from '../../core/errors.js';
-import type { Actor } from './actions.js';
 import type { RmsService } from './index.js';
 
 function whole(value: unknown, what: string): number | undefined {
@@ -18,12 +18,6 @@ function id(req: Request, what = 'id'): number {
 
 function body(req: Request): Record<string, unknown> {
   return (req.body ?? {}) as Record<string, unknown>;
-}
-
-/** Who acts: the signed-in user once sign-in exists; until then the console binds to 127.0.0.1. */
-function actor(req: Request, res: Response): Actor {
-  const reason = body(req).reason;
-  return { username: (res.locals.username as string | undefined) ?? 'console', reason: typeof reason === 'string' ? reason : undefined, address: req.ip };
 }
 
 /** The REST API of run management: everything the console and `dpc` can do. */

@@ -1,4 +1,4 @@
-import type { TriggerKind } from './instances.js';
+import type { TriggerKind } from './workflows.js';
 import type { ClaimLeg } from './sql/jobs.js';
 
 /** A pass is jobs claimed × PASS_SCALE / weight: whole numbers, the same in every dialect. */

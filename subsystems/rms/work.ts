@@ -34,8 +34,8 @@ export function ref(r: { [K in keyof JobRef]: number | string | bigint }): JobRe
 
 /**
  * The job changes of one transaction and the per-step counts that go with them
- * (rms_job_count), written in the same transaction: an instance's counts are always those
- * of its jobs, and no row is shared by all instances. Counts are applied in (step, state)
+ * (rms_job_count), written in the same transaction: a workflow's counts are always those
+ * of its jobs, and no row is shared by all workflows. Counts are applied in (step, state)
  * order, the same in every process, so that two transactions never wait on each other in a circle.
  */
 export class JobWork {
@@ -58,7 +58,7 @@ export class JobWork {
     to: JobStatus,
     set: Record<string, unknown> = {},
     fenced = false,
-    increment: ('attempts' | 'reclaims')[] = [],
+    increment: ('attempts' | 'handbacks')[] = [],
     perJob: PerJob = {},
   ): Promise<number> {
     let moved = 0;

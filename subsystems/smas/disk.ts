@@ -1,9 +1,8 @@
 import { existsSync, statfsSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { Logger } from 'winston';
-import type { Bus } from '../../core/bus.js';
-import type { Db } from '../../core/db.js';
 import { messageOf } from '../../core/errors.js';
+import type { Alerts } from '../ems/index.js';
 
 /** The code of the alert a disk low on room raises (ems_alert.code). */
 export const DISK_LOW = 'DPC_SMAS_DISK_LOW';
@@ -42,22 +41,22 @@ export function isLow(space: DiskSpace, t: DiskThresholds, wasLow: boolean): boo
   return (t.minFreeMb > 0 && space.freeMb < t.minFreeMb * margin) || (t.minFreePercent > 0 && percent < t.minFreePercent * margin);
 }
 
+/** What the disk watch needs of EMS's alerts. */
+export type DiskAlerts = Pick<Alerts, 'raise' | 'clear' | 'isOpen'>;
+
 /**
  * Watches the free space of the disks DPC writes (the DSS root, the job log store) on this
- * host and raises one `alert.raised` when a disk goes low, one `alert.cleared` when it has
- * room again: an event at each crossing, never one at each look. Whether a disk's alert is
- * open is read from EMS when the watch starts, so a restart neither raises it again nor
- * misses its clearing.
+ * host and raises one EMS alert when a disk goes low, clears it when the disk has room
+ * again: at each crossing, never at each look. Whether a disk's alert is open is read from
+ * EMS when the watch starts, so a restart neither raises it again nor misses its clearing.
  */
 export class DiskWatch {
   private readonly low = new Map<string, boolean>();
 
   constructor(
-    private readonly db: Db,
-    private readonly bus: Bus,
     private readonly host: string,
     private readonly thresholds: DiskThresholds,
-    private readonly isOpen: (dedupe: string) => Promise<boolean>,
+    private readonly alerts: DiskAlerts,
     private readonly log: Logger,
   ) {}
 
@@ -71,7 +70,7 @@ export class DiskWatch {
     if (this.thresholds.minFreeMb <= 0 && this.thresholds.minFreePercent <= 0) return;
     const dedupe = this.dedupe(area);
     let was = this.low.get(area);
-    if (was === undefined) was = await this.isOpen(dedupe);
+    if (was === undefined) was = await this.alerts.isOpen(dedupe);
     const now = isLow(space, this.thresholds, was);
     if (now === was) {
       this.low.set(area, now);
@@ -84,20 +83,12 @@ export class DiskWatch {
     ]
       .filter(Boolean)
       .join(', ');
-    await this.db.knex.transaction(async (trx) => {
-      if (now) {
-        await this.bus.publish(trx, 'alert.raised', {
-          code: DISK_LOW,
-          subsystem: 'smas',
-          severity: 'ERROR',
-          message: `disk of ${area} (${path}) on ${this.host} is low: ${free} (${limits})`,
-          dedupe,
-        });
-      } else {
-        await this.bus.publish(trx, 'alert.cleared', { code: DISK_LOW, subsystem: 'smas', message: `disk of ${area} (${path}) on ${this.host} has room again: ${free}`, dedupe });
-      }
-    });
-    // Set once the event is recorded: a failed write is tried again at the next look.
+    if (now) {
+      await this.alerts.raise({ severity: 'ERROR', code: DISK_LOW, subsystem: 'smas', message: `disk of ${area} (${path}) on ${this.host} is low: ${free} (${limits})`, dedupe });
+    } else {
+      await this.alerts.clear({ dedupe, code: DISK_LOW, subsystem: 'smas', message: `disk of ${area} (${path}) on ${this.host} has room again: ${free}` });
+    }
+    // Set once the alert is recorded: a failed write is tried again at the next look.
     this.low.set(area, now);
   }
 

@@ -4,15 +4,19 @@ import type { Db } from '../../core/db.js';
 import { pingSql } from '../../core/db.js';
 import { messageOf } from '../../core/errors.js';
 import type { Context, Health, Subsystem, SubsystemName, SubsystemState } from '../../core/subsystem.js';
+import type { Config } from '../../config/schema.js';
+import { systemClock, type Clock } from '../../core/clock.js';
 import type { EmsService } from '../ems/index.js';
+import { Accounts } from './accounts.js';
+import { createAuth, type SmasHttp } from './auth.js';
 import { DiskWatch } from './disk.js';
+import { ensureFirstAdmin } from './firstAdmin.js';
 import { Leases } from './leases.js';
 import { Metrics, type QueueStats } from './metrics.js';
 import { Monitor } from './monitor.js';
 import { smasApi, smasPages } from './routes.js';
 import { SampleStore } from './samples.js';
-import { insertAudit } from './sql/audit.js';
-import { beatProcess, insertProcess, stopProcess } from './sql/process.js';
+import { beatProcess, insertProcess, listProcesses, stopProcess } from './sql/process.js';
 import { insertSubsystemState, listSubsystemStates, updateSubsystemState } from './sql/subsystemState.js';
 
 export interface StateRecord {
@@ -29,10 +33,15 @@ export interface DbStatus {
 }
 
 export type { Duty, Leases } from './leases.js';
+export type { Accounts, AccountView } from './accounts.js';
+export type { SmasHttp } from './auth.js';
+export { CSRF_FIELD, CSRF_HEADER, SESSION_COOKIE, requiredRole, safeNext } from './auth.js';
+export { firstAdminFile, FIRST_ADMIN } from './firstAdmin.js';
 export type { EndedJob, Metrics, QueueStats } from './metrics.js';
 export { requireMetricsToken } from './metrics.js';
 export type { Monitor } from './monitor.js';
 export { smasErrors } from './errors.js';
+export { randomPassword } from './passwords.js';
 
 /** One state-changing action of an operator: who, when, on what, and why (ARCHITECTURE §8). */
 export interface AuditEntry {
@@ -47,6 +56,8 @@ export interface AuditEntry {
 export interface SmasService {
   /** Once-only duties held through leases in the database. */
   leases: Leases;
+  /** Sign-in, sessions, API tokens, roles and CSRF for the HTTP app (server/http.ts puts them in front of every route). */
+  http: SmasHttp;
   /** Records an action in smas_audit, in the transaction of the change it records. */
   audit(trx: Knex | Knex.Transaction, entry: AuditEntry): Promise<void>;
   /** Records a subsystem's state: logged at once, written to smas_subsystem when the database answers. */
@@ -67,6 +78,19 @@ export interface SmasService {
   monitor: Monitor;
   /** Gives the Monitor and the metrics the queue's figures (from RMS, which starts after SMAS). */
   observeQueue(stats: QueueStats): void;
+  /** The processes sharing the database that beat since `since`: UP while they beat lately and did not stop. */
+  processes(since: number): Promise<ProcessRecord[]>;
+}
+
+export interface ProcessRecord {
+  id: string;
+  hostname: string;
+  pid: number;
+  version: string;
+  started: number;
+  heartbeat: number;
+  stopped: number | null;
+  state: 'UP' | 'DOWN';
 }
 
 export interface ClusterState {
@@ -175,21 +199,14 @@ export function createSmas(ctx: Context<{ ems: EmsService }>): Subsystem<SmasSer
   const store = new SampleStore(db, clock);
   const monitorConfig = ctx.config.smas.monitor;
   const thresholds = { minFreeMb: monitorConfig.diskMinFreeMb, minFreePercent: monitorConfig.diskMinFreePercent };
-  const disks = new DiskWatch(db, ctx.bus, hostname(), thresholds, (dedupe) => ctx.services.ems.alerts.isOpen(dedupe), log);
+  const disks = new DiskWatch(hostname(), thresholds, ctx.services.ems.alerts, log);
   const monitor = new Monitor({ db, clock, log, config: monitorConfig, leases, store, disks, metrics, host: hostname(), pingMs: () => pingMs });
+  const accounts = openAccounts(db, ctx.config, clock);
+  const http = createAuth(accounts, ctx.config, log);
   const service: SmasService = {
     leases,
-    audit: async (trx, e) => {
-      await insertAudit(trx, {
-        created: clock.now(),
-        username: e.username.slice(0, 64),
-        action: e.action,
-        target: e.target?.slice(0, 200) ?? null,
-        reason: e.reason?.slice(0, 1000) || null,
-        detail: e.detail === undefined ? null : JSON.stringify(e.detail),
-        address: e.address ?? null,
-      });
-    },
+    http,
+    audit: (trx, e) => accounts.audit(trx, e),
     setState,
     watch: (name, health) => void watched.set(name, health),
     unwatch: (name) => void watched.delete(name),
@@ -203,15 +220,30 @@ export function createSmas(ctx: Context<{ ems: EmsService }>): Subsystem<SmasSer
       metrics.queue = stats;
       monitor.queue = stats;
     },
+    processes: async (since) => {
+      const live = clock.now() - LIVE_INTERVALS * interval;
+      return ((await listProcesses(db.knex, { since })) as Record<string, unknown>[]).map((r) => {
+        const p = { id: String(r.id), hostname: String(r.hostname), pid: Number(r.pid), version: String(r.version), started: Number(r.started), heartbeat: Number(r.heartbeat), stopped: r.stopped === null ? null : Number(r.stopped) };
+        return { ...p, state: p.stopped === null && p.heartbeat >= live ? 'UP' : 'DOWN' };
+      });
+    },
   };
 
   return {
     name: 'smas',
     service,
-    api: smasApi(processId, service, store, monitorConfig),
-    pages: { router: smasPages(store, monitorConfig), menu: [{ title: 'Monitor', path: '/smas/monitor' }] },
+    api: smasApi({ processId, service, accounts, http, db, store, monitor: monitorConfig }),
+    pages: {
+      router: smasPages({ processId, service, accounts, http, db, store, monitor: monitorConfig }),
+      menu: [
+        { title: 'Monitor', path: '/smas/monitor' },
+        { title: 'Audit', path: '/smas/audit' },
+        { title: 'Users', path: '/smas/users', role: 'admin' },
+      ],
+    },
     async start() {
       await save();
+      await ensureFirstAdmin(accounts, ctx.config, log);
       timer = setInterval(() => void check(), interval);
       timer.unref();
       monitor.start();
@@ -228,6 +260,11 @@ export function createSmas(ctx: Context<{ ems: EmsService }>): Subsystem<SmasSer
       return { state: 'UP' };
     },
   };
+}
+
+/** The accounts of a database, for the server and for the bootstrap commands of `dpc user`. */
+export function openAccounts(db: Db, config: Config, clock: Clock = systemClock): Accounts {
+  return new Accounts(db, clock, config.smas.session, config.smas.signin);
 }
 
 /** Subsystem states of every process sharing the database that beat lately and did not stop. */

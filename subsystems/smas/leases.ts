@@ -5,7 +5,7 @@ import { isOutage, isUniqueViolation } from '../../core/db.js';
 import { messageOf } from '../../core/errors.js';
 import { insertLease, releaseLease, renewLease, takeLease } from './sql/lease.js';
 
-/** A duty that must run in one process at a time (ARCHITECTURE §3): cron, outbox polling, reaping. */
+/** A duty that must run in one process at a time (ARCHITECTURE §3): cron, outbox polling, the reaper. */
 export interface Duty {
   /** Called when this process takes the lease; a rejection is logged and the lease kept. */
   onAcquired?(): void | Promise<void>;

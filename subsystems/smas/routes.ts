@@ -1,9 +1,27 @@
-import { Router } from 'express';
+import { Router, type Request, type Response } from 'express';
 import type { Config } from '../../config/schema.js';
+import { actorOf, userOf } from '../../core/actor.js';
+import type { Db } from '../../core/db.js';
+import type { Accounts } from './accounts.js';
+import type { SmasHttp } from './auth.js';
 import { smasErrors } from './errors.js';
 import type { SmasService } from './index.js';
 import { SERIES, type SeriesGroup } from './monitor.js';
 import type { Labels, SampleStore } from './samples.js';
+import { listAudit, type AuditRow } from './sql/audit.js';
+
+type MonitorConfig = Config['smas']['monitor'];
+
+export interface SmasRoutes {
+  processId: string;
+  service: SmasService;
+  accounts: Accounts;
+  http: SmasHttp;
+  db: Db;
+  /** The Monitor's series and its settings. */
+  store: SampleStore;
+  monitor: MonitorConfig;
+}
 
 const DAY_MS = 86_400_000;
 
@@ -14,9 +32,7 @@ const DEFAULT_RANGE = '1d';
 const MAX_SPAN_MS = 2 * 366 * DAY_MS;
 const MAX_SERIES = 100;
 
-type MonitorConfig = Config['smas']['monitor'];
-
-/** A time of the query string: Unix ms, or an ISO 8601 date-time. */
+/** A time of the Monitor's query string: Unix ms, or an ISO 8601 date-time. */
 function timeOf(value: unknown, what: string): number | undefined {
   if (value === undefined || value === '') return undefined;
   const text = String(value);
@@ -72,15 +88,137 @@ async function monitorJson(store: SampleStore, config: MonitorConfig, query: Rec
   };
 }
 
-/** GET /api/smas/subsystems: this process's database status and subsystem states; GET /api/smas/monitor: the Monitor's series. */
-export function smasApi(processId: string, smas: SmasService, store: SampleStore, config: MonitorConfig): Router {
+const PAGE = 100;
+const MAX_LIMIT = 500;
+
+function text(value: unknown): string | undefined {
+  return typeof value === 'string' && value.trim() !== '' ? value.trim() : undefined;
+}
+
+/** A time filter: Unix ms, or an ISO date or date-time (UTC). */
+function time(value: unknown, what: string): number | undefined {
+  const t = text(value);
+  if (t === undefined) return undefined;
+  const ms = /^\d+$/.test(t) ? Number(t) : Date.parse(/[zZ]|[+-]\d\d:\d\d$/.test(t) || t.length <= 10 ? t : `${t}Z`);
+  if (!Number.isSafeInteger(ms)) throw smasErrors.badAuditQuery(`${what} must be a date (2026-01-31), a UTC date-time (2026-01-31T08:00) or Unix ms; got ${JSON.stringify(t)}`);
+  return ms;
+}
+
+export interface AuditQuery {
+  user?: string;
+  action?: string;
+  from?: number;
+  to?: number;
+  before?: { created: number; id: number };
+  limit: number;
+}
+
+export function auditQuery(q: Record<string, unknown>, defaultLimit: number): AuditQuery {
+  const before = text(q.before);
+  let key: AuditQuery['before'];
+  if (before !== undefined) {
+    const m = /^(\d+)\.(\d+)$/.exec(before);
+    if (!m) throw smasErrors.badAuditQuery(`before must be the page key the last page gave (created.id); got ${JSON.stringify(before)}`);
+    key = { created: Number(m[1]), id: Number(m[2]) };
+  }
+  const limit = text(q.limit) === undefined ? defaultLimit : Number(q.limit);
+  if (!Number.isSafeInteger(limit) || limit < 1 || limit > MAX_LIMIT) throw smasErrors.badAuditQuery(`limit must be a whole number from 1 to ${MAX_LIMIT}; got ${JSON.stringify(q.limit)}`);
+  return { user: text(q.user), action: text(q.action), from: time(q.from, 'from'), to: time(q.to, 'to'), before: key, limit };
+}
+
+async function auditPage(db: Db, q: AuditQuery): Promise<{ entries: AuditRow[]; next?: string }> {
+  const rows = (await listAudit(db.knex, {
+    username: q.user,
+    action: q.action,
+    from: q.from,
+    to: q.to,
+    beforeCreated: q.before?.created,
+    beforeId: q.before?.id,
+    limit: q.limit,
+  })) as AuditRow[];
+  const entries = rows.map((r) => ({ ...r, id: Number(r.id), created: Number(r.created) }));
+  const last = entries.at(-1);
+  return { entries, next: entries.length === q.limit && last ? `${last.created}.${last.id}` : undefined };
+}
+
+function body(req: Request): Record<string, unknown> {
+  return (req.body ?? {}) as Record<string, unknown>;
+}
+
+function tokenId(req: Request): number {
+  const id = Number(req.params.id);
+  if (!Number.isSafeInteger(id) || id < 1) throw smasErrors.badAccount(`a token id is a positive whole number; got ${JSON.stringify(req.params.id)}`);
+  return id;
+}
+
+function nameOf(req: Request): string {
+  return String(req.params.name);
+}
+
+/** What the user administration of the API and the Users page share. */
+function userActions(accounts: Accounts) {
+  return {
+    add: (req: Request, res: Response) => {
+      const b = body(req);
+      return accounts.create(
+        { username: String(b.username ?? '').trim(), role: String(b.role ?? ''), displayName: text(b.displayName), password: typeof b.password === 'string' ? b.password : '' },
+        actorOf(req, res),
+      );
+    },
+    password: (req: Request, res: Response) => accounts.resetPassword(nameOf(req), typeof body(req).password === 'string' ? (body(req).password as string) : '', actorOf(req, res)),
+    disable: (req: Request, res: Response) => accounts.setDisabled(nameOf(req), true, actorOf(req, res)),
+    enable: (req: Request, res: Response) => accounts.setDisabled(nameOf(req), false, actorOf(req, res)),
+    role: (req: Request, res: Response) => accounts.setRole(nameOf(req), String(body(req).role ?? ''), actorOf(req, res)),
+  };
+}
+
+/**
+ * SMAS's API: this process's subsystem states; the signed-in user (`/me`) and their API
+ * tokens; sign-out; the audit (`/audit?user=&action=&from=&to=&before=&limit=`); users (admin);
+ * the Monitor's series (`/monitor?range=&from=&to=&series=`).
+ */
+export function smasApi(r: SmasRoutes): Router {
   const api = Router();
   api.get('/subsystems', async (_req, res) => {
-    res.json({ process: processId, database: smas.db(), subsystems: smas.states() });
+    res.json({ process: r.processId, database: r.service.db(), subsystems: r.service.states() });
   });
   api.get('/monitor', async (req, res) => {
-    res.json(await monitorJson(store, config, req.query, Date.now()));
+    res.json(await monitorJson(r.store, r.monitor, req.query, Date.now()));
   });
+  api.get('/me', (_req, res) => {
+    res.json(userOf(res));
+  });
+  api.post('/signout', async (req, res) => {
+    await r.http.signOut(req, res, body(req).everywhere === true);
+    res.json({ signedOut: true });
+  });
+  api.get('/tokens', async (_req, res) => {
+    res.json({ tokens: await r.accounts.tokens(userOf(res).id) });
+  });
+  api.post('/tokens', async (req, res) => {
+    const label = typeof body(req).label === 'string' ? (body(req).label as string) : '';
+    res.status(201).json(await r.accounts.createToken(userOf(res).username, label, actorOf(req, res)));
+  });
+  api.post('/tokens/:id/revoke', async (req, res) => {
+    await r.accounts.revokeToken(userOf(res), tokenId(req), actorOf(req, res));
+    res.json({ tokens: await r.accounts.tokens(userOf(res).id) });
+  });
+  api.get('/audit', async (req, res) => {
+    res.json(await auditPage(r.db, auditQuery(req.query, 50)));
+  });
+  const users = userActions(r.accounts);
+  api.get('/users', async (_req, res) => {
+    res.json({ users: await r.accounts.list() });
+  });
+  api.post('/users', async (req, res) => {
+    res.status(201).json({ id: await users.add(req, res) });
+  });
+  for (const action of ['password', 'disable', 'enable', 'role'] as const) {
+    api.post(`/users/:name/${action}`, async (req, res) => {
+      await users[action](req, res);
+      res.json({ users: await r.accounts.list() });
+    });
+  }
   return api;
 }
 
@@ -97,15 +235,31 @@ const labelsText = (labels: Labels) =>
     .join(' ');
 
 /**
- * The Monitor page: for each series a chart over the range (drawn by /static/monitor.js from
- * the JSON twin) above a table of its latest values, which is the page without JavaScript.
+ * SMAS's pages: Audit, Users (admin), the user's own account (API tokens, sign out everywhere),
+ * sign-out; the Monitor: for each series a chart over the range (drawn by /static/monitor.js
+ * from the JSON twin) above a table of its latest values, which is the page without JavaScript.
  */
-export function smasPages(store: SampleStore, config: MonitorConfig): Router {
+export function smasPages(r: SmasRoutes): Router {
   const pages = Router();
+  const back = (res: Response, path: string) => res.redirect(303, (res.locals.url as (p: string) => string)(path));
+
+  pages.post('/signout', async (req, res) => {
+    await r.http.signOut(req, res, body(req).everywhere === '1');
+    back(res, '/smas/signin');
+  });
+
+  pages.get('/audit', async (req, res) => {
+    const q = auditQuery(req.query, PAGE);
+    const { entries, next } = await auditPage(r.db, q);
+    const filters = Object.fromEntries(['user', 'action', 'from', 'to'].map((k) => [k, text(req.query[k]) ?? '']));
+    const nextQuery = next === undefined ? undefined : new URLSearchParams({ ...Object.fromEntries(Object.entries(filters).filter(([, v]) => v !== '')), before: next }).toString();
+    res.render('smas/audit', { title: 'Audit', entries, filters, nextQuery });
+  });
+
   pages.get('/monitor', async (req, res) => {
     const now = Date.now();
     const range = rangeOf(req.query, now);
-    const latest = await store.latest();
+    const latest = await r.store.latest();
     const byName = new Map<string, typeof latest>();
     for (const s of latest) byName.set(s.name, [...(byName.get(s.name) ?? []), s]);
     const charts = [...byName.entries()].map(([name, series]) => ({
@@ -120,11 +274,44 @@ export function smasPages(store: SampleStore, config: MonitorConfig): Router {
       range: range.name,
       from: range.from,
       to: range.to,
-      intervalMs: config.intervalMs,
+      intervalMs: r.monitor.intervalMs,
       groups: GROUPS.map((g) => ({ ...g, charts: charts.filter((c) => c.group === g.group) })).filter((g) => g.charts.length > 0),
       format: (v: number) => (Math.abs(v) >= 100 ? v.toFixed(0) : Math.abs(v) >= 1 ? v.toFixed(2) : v.toPrecision(3)),
       at: (t: number) => new Date(t).toISOString().replace('T', ' ').slice(0, 19),
     });
   });
+
+  const renderAccount = async (res: Response, created?: { label: string; token: string }) => {
+    res.render('smas/account', { title: 'My account', tokens: await r.accounts.tokens(userOf(res).id), created });
+  };
+  pages.get('/account', async (_req, res) => {
+    await renderAccount(res);
+  });
+  pages.post('/account/tokens', async (req, res) => {
+    const label = typeof body(req).label === 'string' ? (body(req).label as string) : '';
+    const { token } = await r.accounts.createToken(userOf(res).username, label, actorOf(req, res));
+    // Shown this once, on the page that answers the form, and never stored but as its SHA-256.
+    res.setHeader('Cache-Control', 'no-store');
+    await renderAccount(res, { label: label.trim(), token });
+  });
+  pages.post('/account/tokens/:id/revoke', async (req, res) => {
+    await r.accounts.revokeToken(userOf(res), tokenId(req), actorOf(req, res));
+    back(res, '/smas/account');
+  });
+
+  const users = userActions(r.accounts);
+  pages.get('/users', async (_req, res) => {
+    res.render('smas/users', { title: 'Users', users: await r.accounts.list(), now: Date.now() });
+  });
+  pages.post('/users', async (req, res) => {
+    await users.add(req, res);
+    back(res, '/smas/users');
+  });
+  for (const action of ['password', 'disable', 'enable', 'role'] as const) {
+    pages.post(`/users/:name/${action}`, async (req, res) => {
+      await users[action](req, res);
+      back(res, '/smas/users');
+    });
+  }
   return pages;
 }

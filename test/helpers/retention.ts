@@ -53,7 +53,7 @@ export function useRetentionDb(): void {
 }
 
 async function emptyTables(): Promise<void> {
-  for (const table of ['pfs_log_file', 'rms_job', 'rms_job_count', 'rms_step', 'rms_workflow', 'rms_workflow_def', 'ems_outbox', 'rms_solution_meta', 'rms_solution', 'rms_config']) {
+  for (const table of ['pfs_log_file', 'rms_job', 'rms_job_count', 'rms_step', 'rms_workflow', 'rms_descriptor', 'ems_outbox', 'rms_solution_meta', 'rms_solution', 'rms_config']) {
     await knex(table).delete();
   }
   run++;
@@ -66,11 +66,11 @@ export async function insert(table: string, row: Record<string, unknown>): Promi
   return insertedId(await knex(table).insert(row).returning('id'));
 }
 
-/** A workflow instance with one step, for jobs to belong to. */
+/** A workflow with one step, for jobs to belong to. */
 export async function workflow(): Promise<{ workflowid: number; stepid: number }> {
-  const defid = await insert('rms_workflow_def', { name: `wf${run}`, version: 1, hash: 'h'.repeat(64), definition: '{}', created: ms('2026-01-01T00:00:00Z') });
+  const descid = await insert('rms_descriptor', { name: `wf${run}`, version: 1, hash: 'h'.repeat(64), descriptor: '{}', created: ms('2026-01-01T00:00:00Z') });
   const workflowid = await insert('rms_workflow', {
-    name: `wf${run}`, defid, status: 'RUNNING', trigger_kind: 'MANUAL', created_by: 'test', created: ms('2026-01-01T00:00:00Z'),
+    name: `wf${run}`, descid, status: 'RUNNING', trigger_kind: 'MANUAL', created_by: 'test', created: ms('2026-01-01T00:00:00Z'),
   });
   const stepid = await insert('rms_step', { workflowid, name: 'calibrate', tasktype: 'aim.calibrate', status: 'RUNNING', position: 0 });
   await knex('rms_job_count').insert({ workflowid, stepid, status: 'SUCCESS', jobs: 7 });

@@ -47,10 +47,10 @@ export function overlaps(runs: Map<number, Run[]>, until: number): [Run, Run][] 
   return out;
 }
 
-/** The environment of server `n` of a test: its database, a log directory of its own, `definitions` loaded. */
-export function serverEnv(t: TestEnv, n: number, definitions: string, extra: Record<string, string> = {}): Record<string, string> {
+/** The environment of server `n` of a test: its database, a log directory of its own, `descriptors` loaded. */
+export function serverEnv(t: TestEnv, n: number, descriptors: string, extra: Record<string, string> = {}): Record<string, string> {
   const configFile = join(t.dir, `config-${n}.json`);
-  writeFileSync(configFile, JSON.stringify({ rms: { definitions: [resolve(projectRoot, definitions)], demo: false } }));
+  writeFileSync(configFile, JSON.stringify({ rms: { descriptors: [resolve(projectRoot, descriptors)], demo: false } }));
   const logDir = join(t.dir, `log-${n}`);
   mkdirSync(logDir, { recursive: true });
   return { ...t.env, DPC_CONFIG: configFile, DPC_LOG__DIR: logDir, ...extra };

@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { projectRoot } from '../../server/paths.js';
+import { apiTokenFor, withToken } from './auth.js';
 
 /** One line of the JSON log file `<log.dir>/dpc.log`. */
 export interface LogLine {
@@ -27,6 +28,8 @@ export interface Served {
   stderr(): string;
   /** Resolves when the process has exited, however it ended. */
   exited: Promise<Exit>;
+  /** `fetch` as an operator: with the API token of a user made for it at the first call. */
+  api: typeof fetch;
   /** Sends `signal` (SIGTERM unless told) and resolves with how the process ended. */
   stop(signal?: NodeJS.Signals): Promise<Exit>;
 }
@@ -43,12 +46,12 @@ export function childEnv(env: Record<string, string>): NodeJS.ProcessEnv {
   return { ...base, ...env };
 }
 
-/** Starts `node --import tsx <script> <args>` in the project root and tracks it for killChildren(). */
-export function spawnTs(script: string, args: string[], env: Record<string, string>): ChildProcess {
+/** Starts `node --import tsx <script> <args>` in the project root and tracks it for killChildren(); `stdin`: a pipe to write to. */
+export function spawnTs(script: string, args: string[], env: Record<string, string>, options: { stdin?: boolean } = {}): ChildProcess {
   const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], {
     cwd: projectRoot,
     env: childEnv(env),
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: [options.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'],
   });
   children.add(child);
   child.once('exit', () => children.delete(child));
@@ -56,8 +59,8 @@ export function spawnTs(script: string, args: string[], env: Record<string, stri
 }
 
 /** Starts `dpc <args>` from source. */
-export function spawnCli(args: string[], env: Record<string, string>): ChildProcess {
-  return spawnTs('server/cli.ts', args, env);
+export function spawnCli(args: string[], env: Record<string, string>, options: { stdin?: boolean } = {}): ChildProcess {
+  return spawnTs('server/cli.ts', args, env, options);
 }
 
 function exitOf(child: ChildProcess): Promise<Exit> {
@@ -114,9 +117,14 @@ export async function serveDpc(env: Record<string, string>, options: { timeoutMs
     }
     await new Promise((r) => setTimeout(r, 50));
   }
+  let token: Promise<string> | undefined;
   return {
     url,
     child,
+    async api(input, init) {
+      token ??= apiTokenFor(env);
+      return withToken(await token)(input, init);
+    },
     logLines,
     stdout: () => stdout,
     stderr: () => stderr,

@@ -4,7 +4,7 @@ import { until } from '../helpers/server.js';
 
 let h: Harness;
 beforeAll(async () => {
-  h = await startHarness({ env: { DPC_PFS__LOCAL__THREADS: '1', DPC_PFS__LOCAL__PIPELINE: '1' } });
+  h = await startHarness({ env: { DPC_PFS__LOCAL__THREADS: '1', DPC_PFS__LOCAL__BATCHESPERTHREAD: '1' } });
 });
 afterAll(async () => {
   await h?.stop();

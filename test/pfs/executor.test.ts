@@ -8,7 +8,7 @@ import { TaskTypes } from '../../subsystems/pfs/tasks.js';
 import type { ClaimedJob } from '../../subsystems/rms/index.js';
 
 const TASKS = new URL('../fixtures/rms-tasks.ts', import.meta.url).href;
-const CONFIG: Config['pfs']['local'] = { threads: 1, pipeline: 2, batchMs: 20, cpus: 0, memoryMb: 0, logMaxKb: 64, logBackups: 1 };
+const CONFIG: Config['pfs']['local'] = { threads: 1, batchesPerThread: 2, batchMs: 20, cpus: 0, memoryMb: 0, logMaxKb: 64, logBackups: 1 };
 
 let dir: string;
 let executor: LocalExecutor;
@@ -38,7 +38,7 @@ function run(jobs: ClaimedJob[]): Promise<Ran[]> {
 }
 
 describe('the local executor sends jobs to its threads', () => {
-  test('short jobs go together, so it takes on many more of them than threads × pipeline', async () => {
+  test('short jobs go together, so it takes on many more of them than threads × batchesPerThread', async () => {
     expect(executor.capacity()).toBe(2);
     const ran = await run(Array.from({ length: 300 }, () => job('t.noop')));
     expect(ran.map((r) => r.outcome.status)).toEqual(Array(300).fill('SUCCESS'));
@@ -46,9 +46,19 @@ describe('the local executor sends jobs to its threads', () => {
     expect(executor.capacity()).toBeGreaterThan(50);
   });
 
-  test('jobs longer than a batch go one by one: it takes on no more than threads × pipeline', async () => {
+  test('jobs longer than a batch go one by one: it takes on no more than threads × batchesPerThread', async () => {
     const ran = await run(Array.from({ length: 4 }, () => job('t.sleep', { ms: 40 })));
     expect(ran.map((r) => r.outcome.status)).toEqual(Array(4).fill('SUCCESS'));
+    expect(executor.capacity()).toBe(2);
+  });
+
+  test('runs stopped just after they began do not count as short jobs: after a burst of stops it still takes on threads × pipeline', async () => {
+    await run(Array.from({ length: 2 }, () => job('t.sleep', { ms: 40 })));
+    const jobs = Array.from({ length: 40 }, () => job('t.sleep', { ms: 5_000 }));
+    const ran = run(jobs);
+    await new Promise((r) => setTimeout(r, 100));
+    for (const j of jobs) executor.stop(j.id, 'handed away', true);
+    expect((await ran).map((r) => r.outcome.status)).toEqual(Array(40).fill('HANDED_BACK'));
     expect(executor.capacity()).toBe(2);
   });
 
@@ -74,7 +84,7 @@ describe('the local executor sends jobs to its threads', () => {
 });
 
 describe('a TypeScript task', () => {
-  test('receives its job spec: ids, attempt, data specification, its instance parameters and an output directory of its own', async () => {
+  test('receives its job spec: ids, attempt, data specification, its workflow parameters and an output directory of its own', async () => {
     const j = job('t.echoSpec', { day: '2026-01-01' }, { workflowid: 7, stepid: 3, attempts: 1, solutionid: 12, params: '{"list":[],"band":"G"}' });
     const [ran] = await run([j]);
     expect(ran.outcome.status).toBe('SUCCESS');

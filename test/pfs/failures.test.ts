@@ -12,7 +12,7 @@ afterAll(async () => {
 });
 
 describe('jobs that hang or crash', () => {
-  test('a hanging job (async or a busy loop) fails with "timed out" while the others of its instance succeed', async () => {
+  test('a hanging job (async or a busy loop) fails with "timed out" while the others of its workflow succeed', async () => {
     const s = await h.rms.start('timeouts', {}, operator);
     expect((await ended(h, s.id)).status).toBe('FAILED');
     const jobs = await jobsOf(h, s.id);
@@ -35,7 +35,7 @@ describe('jobs that hang or crash', () => {
     expect(String(crashed.reason)).toMatch(/worker thread crashed/);
     expect(jobs.filter((j) => j.step === 'ok').map((j) => j.status)).toEqual(['SUCCESS', 'SUCCESS', 'SUCCESS']);
 
-    // The executor goes on: a later instance runs.
+    // The executor goes on: a later workflow runs.
     const next = await h.rms.start('simple', {}, operator);
     expect((await ended(h, next.id)).status).toBe('SUCCESS');
   });

@@ -35,7 +35,7 @@ afterAll(async () => {
 describe('the job log store across kill -9', () => {
   test('a server killed right after jobs ended loses no line of a job the database shows finished (fsync none: write(2) only)', { timeout: 120_000 }, async () => {
     const served = await serveDpc(env);
-    const res = await fetch(`${served.url}api/rms/workflows`, {
+    const res = await served.api(`${served.url}api/rms/workflows`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ name: 'killlog', params: { n: JOBS, lines: LINES, sleepMs: 10 }, reason: 'kill -9 of the job log store' }),

@@ -11,10 +11,13 @@ import { jobLogDir } from '../../subsystems/pfs/index.js';
 import { purgeJobLogs } from '../../subsystems/pfs/retention.js';
 import { ended, jobsOf, operator, startHarness, type Harness } from '../fixtures/rms-harness.js';
 import { until } from '../helpers/server.js';
+import { apiToken, withToken } from '../helpers/auth.js';
 
 let h: Harness;
 let server: Server;
 let base: string;
+/** fetch as an operator of this DPC. */
+let fetch: typeof globalThis.fetch;
 beforeAll(async () => {
   h = await startHarness({
     env: {
@@ -27,6 +30,7 @@ beforeAll(async () => {
   });
   server = await listen(createApp(h.dpc), '127.0.0.1', 0);
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}/api/pfs`;
+  fetch = withToken(await apiToken(h.dpc.db, h.dpc.config));
 });
 afterAll(async () => {
   server?.closeAllConnections();

@@ -17,7 +17,7 @@ const statusOf = async (jobid: number) => String((await h.knex('rms_job').where(
 const runningJobs = async () => Number(/(\d+) job\(s\) running/.exec((await h.pfsSubsystem.health()).detail ?? '')?.[1] ?? -1);
 
 describe('cancelling', () => {
-  test('cancelling a running job stops it and leaves it CANCELLED; cancelling the instance stops the rest', async () => {
+  test('cancelling a running job stops it and leaves it CANCELLED; cancelling the workflow stops the rest', async () => {
     const s = await h.rms.start('slow', {}, operator);
     await until(async () => (await jobsOf(h, s.id)).every((j) => j.status === 'RUNNING'), 15_000, 'both jobs running');
     const [first, second] = await jobsOf(h, s.id);
@@ -47,7 +47,7 @@ describe('cancelling', () => {
     expect((await audits('job.cancel')).at(-1)).toMatchObject({ username: 'bob', reason: 'wrong input', target: `job ${first.id}` });
   });
 
-  test('a finished instance cannot be cancelled (DPC_RMS_STATE)', async () => {
+  test('a finished workflow cannot be cancelled (DPC_RMS_STATE)', async () => {
     const s = await h.rms.start('simple', {}, operator);
     await ended(h, s.id);
     await expect(h.rms.actions.cancel(s.id, operator)).rejects.toMatchObject({ code: 'DPC_RMS_STATE' });
@@ -79,7 +79,7 @@ describe('running failed jobs again', () => {
     expect((await audits('workflow.resume-failed')).at(-1)).toMatchObject({ username: 'carol', reason: 'input fixed' });
   });
 
-  test('retrying one failed job runs it again and the instance can end SUCCESS', async () => {
+  test('retrying one failed job runs it again and the workflow can end SUCCESS', async () => {
     const flag = join(h.t.dir, 'flag-retry');
     const s = await h.rms.start('mixed', { params: { flag } }, operator);
     expect((await ended(h, s.id)).status).toBe('FAILED');
@@ -120,7 +120,7 @@ describe('priority, pause and resume (a pool only the test claims from)', () => 
     await h.rms.actions.cancel(s.id, operator);
   });
 
-  test('a paused instance has nothing to claim; resumed, its jobs are claimed and it finishes', async () => {
+  test('a paused workflow has nothing to claim; resumed, its jobs are claimed and it finishes', async () => {
     const s = await h.rms.start('held', {}, operator);
     await h.rms.actions.pause(s.id, { username: 'frank', reason: 'maintenance' });
     expect((await workflowRow(h, s.id)).status).toBe('PAUSED');
@@ -166,7 +166,7 @@ describe('every action is audited and needs a reason', () => {
     await h.rms.actions.cancel(s.id, operator);
   });
 
-  test('an action on an instance or job that does not exist is refused as not found', async () => {
+  test('an action on a workflow or job that does not exist is refused as not found', async () => {
     await expect(h.rms.actions.pause(999_999, operator)).rejects.toMatchObject({ code: 'DPC_RMS_WORKFLOW_NOT_FOUND' });
     await expect(h.rms.actions.cancelJob(999_999, operator)).rejects.toMatchObject({ code: 'DPC_RMS_JOB_NOT_FOUND' });
   });

@@ -17,8 +17,8 @@ afterAll(async () => {
 });
 
 // SQLite has one writer: its transactions never overlap, so there is no race to lose there.
-describe.skipIf(testDialect === 'sqlite')('advancing instances', () => {
-  test("two transactions ending a step's last jobs from different states at once: the later one ends the step and the instance", async () => {
+describe.skipIf(testDialect === 'sqlite')('advancing workflows', () => {
+  test("two transactions ending a step's last jobs from different states at once: the later one ends the step and the workflow", async () => {
     const s = await h.rms.start('held', {}, operator);
     const jobs = await h.rms.queue.claim(HELD_POOL, 10);
     expect(jobs).toHaveLength(3);

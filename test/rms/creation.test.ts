@@ -22,7 +22,7 @@ afterEach(async () => {
 
 type Row = Record<string, unknown>;
 
-/** An instance as its creation left it: its range, and per step its jobs by state beside its counts. */
+/** A workflow as its creation left it: its range, and per step its jobs by state beside its counts. */
 async function made(knex: Knex, id: number) {
   const [wf] = (await knex('rms_workflow').where({ id })) as Row[];
   const jobs = (await knex('rms_job').where({ workflowid: id }).select('id', 'stepid', 'status', 'dataspec').orderBy('id')) as Row[];
@@ -38,7 +38,7 @@ async function made(knex: Knex, id: number) {
   return { wf, jobs, byStep, ids, range: [Number(wf.first_jobid), Number(wf.last_jobid)] as [number, number] };
 }
 
-describe('creating an instance in bulk', () => {
+describe('creating a workflow in bulk', () => {
   test('makes every job of each step, READY in the step that starts and WAITING after it, its counts equal to its jobs, and its range from its first job to its last', async () => {
     const { id } = await h.rms.start('held-pair', { params: { n: 25_000, m: 700 } }, operator);
     const m = await made(h.knex, id);
@@ -50,7 +50,7 @@ describe('creating an instance in bulk', () => {
     expect(JSON.parse(String(m.jobs.at(-1)!.dataspec))).toEqual({ i: 699, quote: 'a "quoted" \\ text' });
   });
 
-  test('two instances created at once each get all their jobs and counts; their ranges hold them, and the instance tells apart any that interleave', async () => {
+  test('two workflows created at once each get all their jobs and counts; their ranges hold them, and the workflow tells apart any that interleave', async () => {
     const [a, b] = await Promise.all([h.rms.start('held-pair', { params: { n: 30_000, m: 5 } }, operator), h.rms.start('held-pair', { params: { n: 20_000, m: 3 } }, operator)]);
     for (const [wf, n, k] of [[a, 30_000, 5], [b, 20_000, 3]] as const) {
       const m = await made(h.knex, wf.id);
@@ -64,8 +64,8 @@ describe('creating an instance in bulk', () => {
 
   test(
     testDialect === 'sqlite'
-      ? "a claim of another instance's jobs made during a large creation completes, after it (SQLite's one writer), with that instance's jobs"
-      : "a claim of another instance's jobs completes while a large creation's transaction is still open",
+      ? "a claim of another workflow's jobs made during a large creation completes, after it (SQLite's one writer), with that workflow's jobs"
+      : "a claim of another workflow's jobs completes while a large creation's transaction is still open",
     { timeout: 60_000 },
     async () => {
       // Ahead of the jobs earlier tests left READY in the pool.
@@ -90,17 +90,17 @@ describe('creating an instance in bulk', () => {
 });
 
 describe('a creation killed midway', () => {
-  test('a kill -9 of dpc serve during the creation of a large instance leaves nothing of it: no instance, step, job or count, and the next process runs on', { timeout: 120_000 }, async () => {
+  test('a kill -9 of dpc serve during the creation of a large workflow leaves nothing of it: no workflow, step, job or count, and the next process runs on', { timeout: 120_000 }, async () => {
     const t = await testEnv({ DPC_RMS__DEMO: 'false' });
     try {
       const configFile = join(t.dir, 'creation-config.json');
-      writeFileSync(configFile, JSON.stringify({ rms: { definitions: [resolve(projectRoot, 'test/fixtures/rms-workflows.ts')], demo: false } }));
+      writeFileSync(configFile, JSON.stringify({ rms: { descriptors: [resolve(projectRoot, 'test/fixtures/rms-workflows.ts')], demo: false } }));
       const env = { ...t.env, DPC_CONFIG: configFile };
       const db = await openDb(t.config);
       try {
         const served = await serveDpc(env);
         const post = (n: number) =>
-          fetch(`${served.url}api/rms/workflows`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'held', params: { n }, reason: 'kill during creation' }) });
+          served.api(`${served.url}api/rms/workflows`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'held', params: { n }, reason: 'kill during creation' }) });
         const small = (await (await post(10)).json()) as { id: number };
         const before = await totals(db.knex);
         void post(600_000).catch(() => undefined);
@@ -122,7 +122,7 @@ describe('a creation killed midway', () => {
         const again = await serveDpc(env);
         expect(await totals(db.knex)).toEqual(before);
         // The next process creates and counts as before.
-        const next = (await (await fetch(`${again.url}api/rms/workflows`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'held', params: { n: 7 }, reason: 'after the kill' }) })).json()) as { id: number };
+        const next = (await (await again.api(`${again.url}api/rms/workflows`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'held', params: { n: 7 }, reason: 'after the kill' }) })).json()) as { id: number };
         expect(next.id).toBeGreaterThan(small.id);
         expect(await totals(db.knex)).toEqual({ workflows: before.workflows + 1, steps: before.steps + 1, jobs: before.jobs + 7, counted: before.counted + 7 });
         await again.stop();

@@ -11,7 +11,7 @@ afterAll(async () => {
   await h?.stop();
 });
 
-describe('a workflow instance runs its steps as a DAG', () => {
+describe('a workflow runs its steps as a DAG', () => {
   test('the downstream step starts only after every job of all its upstream steps succeeded', async () => {
     const file = join(h.t.dir, 'order.txt');
     const s = await h.rms.start('dag', { params: { file, n: 3 } }, operator);
@@ -47,7 +47,7 @@ describe('a workflow instance runs its steps as a DAG', () => {
     expect(b.every((j) => Number(j.attempts) === 1)).toBe(true);
   });
 
-  test('a finished instance is SUCCESS and its per-step counts equal its jobs', async () => {
+  test('a finished workflow is SUCCESS and its per-step counts equal its jobs', async () => {
     const s = await h.rms.start('dag', { params: { file: join(h.t.dir, 'counts.txt'), n: 4 } }, operator);
     await ended(h, s.id);
     const wf = await h.rms.reads.workflow(s.id);
@@ -65,7 +65,7 @@ describe('a workflow instance runs its steps as a DAG', () => {
     expect(wf.counts.SUCCESS).toBe(7);
   });
 
-  test('each instance records an output solution of the definition\'s data-model type', async () => {
+  test('each workflow records an output solution of the descriptor\'s data-model type', async () => {
     const s = await h.rms.start('simple', {}, operator);
     await ended(h, s.id);
     const wf = await h.rms.reads.workflow(s.id);
@@ -77,14 +77,14 @@ describe('a workflow instance runs its steps as a DAG', () => {
     expect(jobs.every((j) => Number(j.solutionid) === Number(wf.solutionid))).toBe(true);
   });
 
-  test('a step with no jobs ends at once and lets the instance go on', async () => {
+  test('a step with no jobs ends at once and lets the workflow go on', async () => {
     const s = await h.rms.start('dag', { params: { file: join(h.t.dir, 'empty.txt'), n: 0 } }, operator);
     expect((await ended(h, s.id)).status).toBe('SUCCESS');
     const wf = await h.rms.reads.workflow(s.id);
     expect(wf.steps.find((st) => st.name === 'b')?.status).toBe('SUCCESS');
   });
 
-  test('starting an unknown workflow is refused with DPC_RMS_UNKNOWN_WORKFLOW', async () => {
-    await expect(h.rms.start('nope', {}, operator)).rejects.toMatchObject({ code: 'DPC_RMS_UNKNOWN_WORKFLOW' });
+  test('starting a workflow of an unknown descriptor is refused with DPC_RMS_UNKNOWN_DESCRIPTOR', async () => {
+    await expect(h.rms.start('nope', {}, operator)).rejects.toMatchObject({ code: 'DPC_RMS_UNKNOWN_DESCRIPTOR' });
   });
 });

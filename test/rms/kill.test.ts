@@ -11,7 +11,7 @@ import { killChildren, serveDpc, until } from '../helpers/server.js';
 /**
  * The acceptance of the durable job queue (ARCHITECTURE §3): a workflow of 1 000 jobs, its
  * process killed with SIGKILL while jobs are CLAIMED or RUNNING and started again, one kill
- * fewer than rms.maxReclaims at its default (5): a job in flight at every kill is handed back
+ * fewer than rms.maxHandbacks at its default (5): a job in flight at every kill is handed back
  * each time and still runs. Each execution is recorded outside the database (an append-only
  * file). In the end every job ran to SUCCESS, none was lost, and a job ran more than once only
  * where at-least-once allows it: it was in flight in a process that was killed, or a live
@@ -20,13 +20,13 @@ import { killChildren, serveDpc, until } from '../helpers/server.js';
 const JOBS = 1000;
 const KILLS = 4;
 const THREADS = 2;
-const PIPELINE = 8;
+const BATCHES_PER_THREAD = 8;
 /**
  * How many jobs one process runs at once (it claims no more than its free places): jobs of
- * 30 ms go to a thread one at a time, so threads × pipeline. It may hold a few more in the
+ * 30 ms go to a thread one at a time, so threads × batchesPerThread. It may hold a few more in the
  * database: jobs that ended but whose SUCCESS waits for the next write (pfs.flushMs).
  */
-const CAPACITY = THREADS * PIPELINE;
+const CAPACITY = THREADS * BATCHES_PER_THREAD;
 const HELD_MAX = 2 * CAPACITY;
 
 let t: TestEnv;
@@ -38,12 +38,12 @@ beforeAll(async () => {
   t = await testEnv({
     // Long enough that a live process busy on two cores still renews its leases in time.
     DPC_RMS__JOBLEASEMS: '3000',
-    DPC_RMS__REAPMS: '200',
+    DPC_RMS__REAPERMS: '200',
     DPC_SMAS__LEASEMS: '1500',
     DPC_PFS__POLLMS: '20',
     DPC_EMS__OUTBOX__POLLMS: '100',
     DPC_PFS__LOCAL__THREADS: String(THREADS),
-    DPC_PFS__LOCAL__PIPELINE: String(PIPELINE),
+    DPC_PFS__LOCAL__BATCHESPERTHREAD: String(BATCHES_PER_THREAD),
   });
   file = join(t.dir, 'executions.txt');
   // One log directory for every server of the test, the test's own.
@@ -96,7 +96,7 @@ describe('the job queue across kill -9', () => {
       const served = await serveDpc(env);
       const pid = served.child.pid!;
       if (round === 0) {
-        const res = await fetch(`${served.url}api/rms/workflows`, {
+        const res = await served.api(`${served.url}api/rms/workflows`, {
           method: 'POST',
           headers: { 'content-type': 'application/json' },
           body: JSON.stringify({ name: 'killfan', params: { file, n: JOBS, sleepMs: 30 }, reason: 'kill -9 acceptance' }),
@@ -120,7 +120,7 @@ describe('the job queue across kill -9', () => {
       expect(exit.signal).toBe('SIGKILL');
       killedPids.push(pid);
       expect(seen.length).toBeGreaterThan(0);
-      // The killed process's jobs, frozen until the next process reaps them: exactly the jobs that may run again.
+      // The killed process's jobs, frozen until the next process's reaper hands them back: exactly the jobs that may run again.
       const all = await inFlight();
       const left = all.filter((j) => j.claimed_by?.split(':')[1] === String(pid));
       expect(left.length).toBeGreaterThan(0);
@@ -136,7 +136,7 @@ describe('the job queue across kill -9', () => {
     let wf: { status: string; counts: Record<string, number>; steps: { name: string; counts: Record<string, number> }[] } | undefined;
     await until(
       async () => {
-        wf = (await (await fetch(`${last.url}api/rms/workflows/${workflowid}`)).json()) as typeof wf;
+        wf = (await (await last.api(`${last.url}api/rms/workflows/${workflowid}`)).json()) as typeof wf;
         return wf?.status === 'SUCCESS' || wf?.status === 'FAILED';
       },
       120_000,
@@ -148,8 +148,8 @@ describe('the job queue across kill -9', () => {
     await last.stop();
 
     // Every job SUCCESS with the result of its own input.
-    const jobs = (await db.knex('rms_job').where({ workflowid }).select('id', 'stepid', 'status', 'result', 'reclaims', 'attempts')) as {
-      id: number; stepid: number; status: string; result: string | null; reclaims: number; attempts: number;
+    const jobs = (await db.knex('rms_job').where({ workflowid }).select('id', 'stepid', 'status', 'result', 'handbacks', 'attempts')) as {
+      id: number; stepid: number; status: string; result: string | null; handbacks: number; attempts: number;
     }[];
     const steps = (await db.knex('rms_step').where({ workflowid }).select('id', 'name')) as { id: number; name: string }[];
     const fanStep = Number(steps.find((s) => s.name === 'fan')!.id);
@@ -158,8 +158,8 @@ describe('the job queue across kill -9', () => {
     expect(jobs).toHaveLength(JOBS + 1);
     for (const j of jobs) expect(j.status).toBe('SUCCESS');
     for (const j of fan) expect(JSON.parse(j.result!)).toEqual({ double: Number(j.id) * 2 });
-    // Reaped jobs were handed back without using an attempt.
-    expect(fan.filter((j) => Number(j.reclaims) > 0).length).toBeGreaterThan(0);
+    // The reaper handed jobs back without using an attempt.
+    expect(fan.filter((j) => Number(j.handbacks) > 0).length).toBeGreaterThan(0);
     for (const j of fan) expect(Number(j.attempts)).toBe(1);
 
     // The per-step counts say so too.

@@ -13,20 +13,20 @@ import { TcpProxy } from '../helpers/tcpProxy.js';
  * append-only file outside the database; one server is cut off from the database, or frozen
  * with SIGSTOP, for longer than the job lease. It stops its own runs before their leases
  * lapse (pfs.leaseLossShare), records nothing for them, and the other runs them again; when it
- * is back it takes back the reclaims its lapsed leases were counted, and claims again.
+ * is back it takes back the hand-backs its lapsed leases were counted, and claims again.
  */
 const LEASE_MS = 3000;
 const JOBS = 40;
 const SLEEP_MS = 1500;
 const common = {
   DPC_RMS__JOBLEASEMS: String(LEASE_MS),
-  DPC_RMS__REAPMS: '200',
+  DPC_RMS__REAPERMS: '200',
   DPC_SMAS__LEASEMS: '1500',
   DPC_SMAS__HEALTHINTERVALMS: '500',
   DPC_DB__CONNECTTIMEOUTMS: '1000',
   DPC_PFS__POLLMS: '20',
   DPC_PFS__LOCAL__THREADS: '2',
-  DPC_PFS__LOCAL__PIPELINE: '4',
+  DPC_PFS__LOCAL__BATCHESPERTHREAD: '4',
 };
 
 let t: TestEnv;
@@ -50,7 +50,7 @@ interface Job {
   id: number;
   status: string;
   claimed_by: string;
-  reclaims: number;
+  handbacks: number;
   attempts: number;
   result: string | null;
 }
@@ -59,7 +59,7 @@ const pidOf = (processid: string | null | undefined) => Number(processid?.split(
 
 /** Starts the fan-out on `server`: its id. */
 async function startFan(server: Served, file: string): Promise<number> {
-  const res = await fetch(`${server.url}api/rms/workflows`, {
+  const res = await server.api(`${server.url}api/rms/workflows`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ name: 'killfan', params: { file, n: JOBS, sleepMs: SLEEP_MS }, reason: 'partition test' }),
@@ -92,7 +92,7 @@ async function endOf(server: Served, workflowid: number): Promise<string> {
   let status = '';
   await until(
     async () => {
-      status = ((await (await fetch(`${server.url}api/rms/workflows/${workflowid}`)).json()) as { status: string }).status;
+      status = ((await (await server.api(`${server.url}api/rms/workflows/${workflowid}`)).json()) as { status: string }).status;
       return status === 'SUCCESS' || status === 'FAILED';
     },
     120_000,
@@ -101,18 +101,18 @@ async function endOf(server: Served, workflowid: number): Promise<string> {
   return status;
 }
 
-/** Every job SUCCESS, at its first attempt, no reclaim left counted, and no two runs of a job at once. */
+/** Every job SUCCESS, at its first attempt, no hand-back left counted, and no two runs of a job at once. */
 async function expectAllDone(workflowid: number, file: string): Promise<{ jobs: Job[]; runs: Map<number, Run[]> }> {
-  const select = async () => (await db!.knex('rms_job').where({ workflowid }).select('id', 'status', 'claimed_by', 'reclaims', 'attempts', 'result')) as Job[];
-  // The cut-off server takes back the reclaims of its lapsed leases two leases after its trouble, when the reaper has handed them back.
-  await until(async () => (await select()).every((j) => Number(j.reclaims) === 0), 4 * LEASE_MS, 'every reclaim taken back').catch(() => undefined);
+  const select = async () => (await db!.knex('rms_job').where({ workflowid }).select('id', 'status', 'claimed_by', 'handbacks', 'attempts', 'result')) as Job[];
+  // The cut-off server takes back the hand-backs of its lapsed leases two leases after its trouble, when the reaper has handed them back.
+  await until(async () => (await select()).every((j) => Number(j.handbacks) === 0), 4 * LEASE_MS, 'every hand-back taken back').catch(() => undefined);
   const jobs = await select();
   const notDone = jobs.filter((j) => j.status !== 'SUCCESS');
   expect(notDone, `jobs not SUCCESS: ${JSON.stringify(notDone)}`).toEqual([]);
   expect(jobs).toHaveLength(JOBS + 1);
   for (const j of jobs) {
     expect(Number(j.attempts), `job ${j.id}`).toBe(1);
-    expect(Number(j.reclaims), `job ${j.id}: a hand-back from a live process counts no reclaim`).toBe(0);
+    expect(Number(j.handbacks), `job ${j.id}: a hand-back from a live process counts no hand-back`).toBe(0);
   }
   const runs = readRuns(file);
   expect(runs.size).toBe(JOBS);

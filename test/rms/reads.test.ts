@@ -12,7 +12,7 @@ afterAll(async () => {
 
 describe('the queue as the console reads it', () => {
   test('lists the READY jobs of a pool by priority, then age, page after page, each job once', async () => {
-    // Three instances of three jobs in a pool no executor claims from; priorities 5, 0 and -1, mixed.
+    // Three workflows of three jobs in a pool no executor claims from; priorities 5, 0 and -1, mixed.
     const ids: number[] = [];
     for (let i = 0; i < 3; i++) ids.push(...(await jobsOf(h, (await h.rms.start('held', {}, operator)).id)).map((j) => Number(j.id)));
     const priority = new Map(ids.map((id, i) => [id, [5, 0, -1][i % 3]]));
@@ -43,8 +43,8 @@ describe('workflows as the API reads them', () => {
   });
 });
 
-describe('the jobs of an instance as the console reads them', () => {
-  test('are listed page after page, each once and in order, though instances created at the same time share a range of ids', async () => {
+describe('the jobs of a workflow as the console reads them', () => {
+  test('are listed page after page, each once and in order, though workflows created at the same time share a range of ids', async () => {
     // Created together: on PostgreSQL their inserts may take turns, and their ids mix.
     const created = await Promise.all([h.rms.start('held', { params: { n: 1200 } }, operator), h.rms.start('held', { params: { n: 1100 } }, operator)]);
     for (const wf of created) {

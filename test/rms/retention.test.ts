@@ -123,7 +123,7 @@ describe('retention of finished jobs', () => {
     await purgeDeliveredEvents({ db: t.db, dir: archive, before: far, batchSize: 100, log });
 
     expect(await ids('rms_job')).toEqual([]);
-    // The instance's counts stay its history: 7 SUCCESS, though its jobs are archived.
+    // The workflow's counts stay its history: 7 SUCCESS, though its jobs are archived.
     expect(await snapshot()).toEqual(before);
     expect(before.rms_solution).toHaveLength(2);
     expect(before.rms_job_count).toMatchObject([{ status: 'SUCCESS', jobs: 7 }]);

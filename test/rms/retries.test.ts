@@ -45,7 +45,7 @@ describe('retries', () => {
     expect(gap2).toBeGreaterThanOrEqual(400);
   });
 
-  test('a job that exhausts its attempts FAILS with its reason; its step and instance fail and the steps after it never start', async () => {
+  test('a job that exhausts its attempts FAILS with its reason; its step and workflow fail and the steps after it never start', async () => {
     const s = await h.rms.start('doomed', {}, operator);
     const wfRow = await ended(h, s.id);
     expect(wfRow.status).toBe('FAILED');

@@ -22,7 +22,7 @@ async function turn(): Promise<ClaimedJob[]> {
   return jobs;
 }
 
-/** Turns until the instance has ended; how many it took. */
+/** Turns until the workflow has ended; how many it took. */
 async function turnsUntilDone(workflowid: number): Promise<number> {
   for (let n = 1; n <= 10_000; n++) {
     await turn();

@@ -3,7 +3,7 @@ import { CRON_WORKFLOWS, WORKFLOWS, ended, jobsOf, operator, startHarness, until
 
 let h: Harness;
 beforeAll(async () => {
-  h = await startHarness({ definitions: [WORKFLOWS, CRON_WORKFLOWS] });
+  h = await startHarness({ descriptors: [WORKFLOWS, CRON_WORKFLOWS] });
 });
 afterAll(async () => {
   await h?.stop();
@@ -29,15 +29,16 @@ describe('manual starts', () => {
   });
 
   test('a start with a priority out of range is refused and creates nothing', async () => {
-    const before = (await h.knex('rms_workflow').count({ n: '*' }).first()) as { n: number | string };
+    // Of its own name: the cron workflow of this harness fires every second meanwhile.
+    const before = (await h.knex('rms_workflow').where({ name: 'simple' }).count({ n: '*' }).first()) as { n: number | string };
     await expect(h.rms.start('simple', { priority: 5000 }, operator)).rejects.toMatchObject({ code: 'DPC_RMS_PRIORITY' });
-    const after = (await h.knex('rms_workflow').count({ n: '*' }).first()) as { n: number | string };
+    const after = (await h.knex('rms_workflow').where({ name: 'simple' }).count({ n: '*' }).first()) as { n: number | string };
     expect(Number(after.n)).toBe(Number(before.n));
   });
 });
 
 describe('backfill', () => {
-  test('a backfill of three days creates three instances, each with its day in the parameters', async () => {
+  test('a backfill of three days creates three workflows, each with its day in the parameters', async () => {
     const started = await h.rms.backfill('simple', '2026-02-27', '2026-03-01', { username: 'alice', reason: 'reprocess February' }, { band: 'RP' });
     expect(started).toHaveLength(3);
     expect(started.every((s) => s.created)).toBe(true);
@@ -58,7 +59,7 @@ describe('backfill', () => {
 });
 
 describe('reprocessing', () => {
-  test('reprocessing creates a new instance under a new solution ID, with its parent recorded', async () => {
+  test('reprocessing creates a new workflow under a new solution ID, with its parent recorded', async () => {
     const parent = await h.rms.start('dag', { params: { file: `${h.t.dir}/reprocess.txt`, n: 2 } }, operator);
     await ended(h, parent.id);
     const child = await h.rms.reprocess(parent.id, { failedOnly: false }, { username: 'alice', reason: 'new calibration' });
@@ -92,7 +93,7 @@ describe('reprocessing', () => {
     expect((await ended(h, child.id)).status).toBe('FAILED');
   });
 
-  test('a running instance cannot be reprocessed (DPC_RMS_STATE)', async () => {
+  test('a running workflow cannot be reprocessed (DPC_RMS_STATE)', async () => {
     const s = await h.rms.start('slow', {}, operator);
     await expect(h.rms.reprocess(s.id, { failedOnly: false }, operator)).rejects.toMatchObject({ code: 'DPC_RMS_STATE' });
     await h.rms.actions.cancel(s.id, operator);
@@ -110,22 +111,22 @@ describe('cron triggers', () => {
     expect(slots.every((t) => t % 1000 === 0)).toBe(true);
     expect(rows.every((r) => r.outcome === 'FIRED' && r.workflowid !== null)).toBe(true);
 
-    // Each firing is an instance of its own, with the scheduled time in its parameters.
+    // Each firing is a workflow of its own, with the scheduled time in its parameters.
     const wf = await workflowRow(h, Number(rows[0].workflowid));
     expect(wf).toMatchObject({ name: 'ticker', trigger_kind: 'CRON', runid: `cron-${new Date(slots[0]).toISOString()}` });
     expect(JSON.parse(String(wf.params))).toEqual({ from: 'cron', scheduled: new Date(slots[0]).toISOString() });
-    const instances = (await h.knex('rms_workflow').where({ name: 'ticker' })) as { runid: string }[];
-    expect(new Set(instances.map((i) => i.runid)).size).toBe(instances.length);
+    const workflows = (await h.knex('rms_workflow').where({ name: 'ticker' })) as { runid: string }[];
+    expect(new Set(workflows.map((i) => i.runid)).size).toBe(workflows.length);
   });
 });
 
 describe('data triggers', () => {
-  test('a dataset.updated event of a matching type starts one instance; a repeat of the same event starts no second', async () => {
+  test('a dataset.updated event of a matching type starts one workflow; a repeat of the same event starts no second', async () => {
     await h.knex.transaction((trx) => h.ems.bus.publish(trx, 'dataset.updated', { datasetid: 41, dmtype: 'TestData' }));
     await h.knex.transaction((trx) => h.ems.bus.publish(trx, 'dataset.updated', { datasetid: 42, dmtype: 'OtherData' }));
     type Wf = { id: number; runid: string; params: string; trigger_kind: string; created_by: string };
     const started = async () => (await h.knex('rms_workflow').where({ name: 'on-data' })) as Wf[];
-    await until(async () => (await started()).length === 1, 15_000, 'an instance from the data trigger');
+    await until(async () => (await started()).length === 1, 15_000, 'a workflow from the data trigger');
     const [wf] = await started();
     expect(wf).toMatchObject({ trigger_kind: 'DATA', created_by: 'data trigger' });
     expect(wf.runid).toMatch(/^event-\d+$/);
@@ -140,12 +141,12 @@ describe('data triggers', () => {
     expect(await started()).toHaveLength(1);
   });
 
-  test("a dataset that names its solution is the instance's input: the new solution's provenance reaches back to it", async () => {
+  test("a dataset that names its solution is the workflow's input: the new solution's provenance reaches back to it", async () => {
     const upstream = await h.rms.start('on-data', { runid: 'upstream-of-a-dataset' }, operator);
     const upstreamSolution = Number((await ended(h, upstream.id)).solutionid);
     await h.knex.transaction((trx) => h.ems.bus.publish(trx, 'dataset.updated', { datasetid: 43, dmtype: 'TestData', solutionid: upstreamSolution }));
     const fromDataset = async () => (await h.knex('rms_workflow').where({ name: 'on-data', trigger_kind: 'DATA' }).andWhere('params', 'like', '%"datasetid":43%')) as { id: number }[];
-    await until(async () => (await fromDataset()).length === 1, 15_000, 'an instance from the dataset');
+    await until(async () => (await fromDataset()).length === 1, 15_000, 'a workflow from the dataset');
     const [wf] = await fromDataset();
     const solution = await h.rms.reads.solution(Number((await ended(h, Number(wf.id))).solutionid));
     expect(solution.inputs.map((i: Record<string, unknown>) => [Number(i.inputsolutionid), i.inputdmtype])).toEqual([[upstreamSolution, 'TestData']]);

@@ -120,7 +120,7 @@ describe('dpc serve refuses to start', () => {
   });
 });
 
-/** A workflow module as `rms.definitions` names one: its source, or the workflows it exports beside one task type. */
+/** A workflow module as `rms.descriptors` names one: its source, or the workflows it exports beside one task type. */
 const noop = `{ name: 't.noop', kind: 'program', command: ['/bin/true'] }`;
 const workflowModule = (steps: string, extra = '') => `export const taskTypes = [${noop}];
 export const workflows = [{ name: 'wf', output: 'TestSolution', ${extra} steps: [${steps}] }];
@@ -128,16 +128,16 @@ export const workflows = [{ name: 'wf', output: 'TestSolution', ${extra} steps: 
 
 describe('dpc serve refuses a bad workflow module with exit code 2 and one line naming the workflow and step', () => {
   test.each([
-    ['a cycle', workflowModule(`{ name: 'a', task: 't.noop', after: ['b'] }, { name: 'b', task: 't.noop', after: ['a'] }`), /^dpc: workflow "wf": its steps form a cycle: (a → b → a|b → a → b)$/],
-    ['an unknown task type', workflowModule(`{ name: 'calibrate', task: 'no.such.task' }`), 'workflow "wf", step "calibrate": unknown task type "no.such.task"'],
-    ['a bad cron expression', workflowModule(`{ name: 'a', task: 't.noop' }`, `triggers: [{ kind: 'cron', schedule: '61 * * * *' }],`), /^dpc: workflow "wf": trigger 1: bad cron expression "61 \* \* \* \*"/],
-    ['a bad priority', workflowModule(`{ name: 'a', task: 't.noop', priority: 1001 }`), 'workflow "wf", step "a": priority must be a whole number from -1000 to 1000; got 1001'],
-    ['a module without workflows and task types', 'export const workflows = {};\n', /^dpc: rms\.definitions: \S+bad\.ts: must export `workflows` and `taskTypes` as lists$/],
+    ['a cycle', workflowModule(`{ name: 'a', tasktype: 't.noop', after: ['b'] }, { name: 'b', tasktype: 't.noop', after: ['a'] }`), /^dpc: workflow "wf": its steps form a cycle: (a → b → a|b → a → b)$/],
+    ['an unknown task type', workflowModule(`{ name: 'calibrate', tasktype: 'no.such.task' }`), 'workflow "wf", step "calibrate": unknown task type "no.such.task"'],
+    ['a bad cron expression', workflowModule(`{ name: 'a', tasktype: 't.noop' }`, `triggers: [{ kind: 'cron', schedule: '61 * * * *' }],`), /^dpc: workflow "wf": trigger 1: bad cron expression "61 \* \* \* \*"/],
+    ['a bad priority', workflowModule(`{ name: 'a', tasktype: 't.noop', priority: 1001 }`), 'workflow "wf", step "a": priority must be a whole number from -1000 to 1000; got 1001'],
+    ['a module without workflows and task types', 'export const workflows = {};\n', /^dpc: rms\.descriptors: \S+bad\.ts: must export `workflows` and `taskTypes` as lists$/],
   ])('with %s', async (_what, source, cause) => {
     const module = join(t.dir, 'bad.ts');
     writeFileSync(module, source);
     const config = join(t.dir, 'workflows.json');
-    writeFileSync(config, JSON.stringify({ rms: { definitions: [module] } }));
+    writeFileSync(config, JSON.stringify({ rms: { descriptors: [module] } }));
     expectRefused(await runCli(['--config', config, 'serve'], t.env), cause);
   });
 });

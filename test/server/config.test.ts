@@ -61,7 +61,7 @@ describe('loadConfig', () => {
 
   test('merges a JSON file over the defaults, key by key', () => {
     const config = loadConfig({ file: file({ http: { port: 9000 }, db: { sqlite: { path: '/srv/dpc/dpc.sqlite' } } }), env: {} });
-    expect(config.http).toEqual({ host: '127.0.0.1', port: 9000 });
+    expect(config.http).toEqual({ host: '127.0.0.1', port: 9000, trustProxy: false, basePath: '' });
     expect(config.db.sqlite).toEqual({ path: '/srv/dpc/dpc.sqlite', busyTimeoutMs: 5000 });
     expect(config.db.client).toBe('sqlite');
   });
@@ -69,7 +69,21 @@ describe('loadConfig', () => {
   test('takes the file from DPC_CONFIG, and the environment wins over the file', () => {
     const path = file({ http: { port: 9000, host: '0.0.0.0' } });
     const config = loadConfig({ env: { DPC_CONFIG: path, DPC_HTTP__PORT: '9001' } });
-    expect(config.http).toEqual({ host: '0.0.0.0', port: 9001 });
+    expect(config.http).toEqual({ host: '0.0.0.0', port: 9001, trustProxy: false, basePath: '' });
+  });
+
+  test('http.trustProxy takes true or false, a number of hops or addresses, from a file or the environment', () => {
+    expect(loadConfig({ env: { DPC_HTTP__TRUSTPROXY: 'true' } }).http.trustProxy).toBe(true);
+    expect(loadConfig({ env: { DPC_HTTP__TRUSTPROXY: '2' } }).http.trustProxy).toBe(2);
+    expect(loadConfig({ env: { DPC_HTTP__TRUSTPROXY: 'loopback, 10.0.0.0/8' } }).http.trustProxy).toBe('loopback, 10.0.0.0/8');
+    expect(loadConfig({ file: file({ http: { trustProxy: 1 } }), env: {} }).http.trustProxy).toBe(1);
+  });
+
+  test('http.basePath is a path without a trailing slash, or empty', () => {
+    expect(loadConfig({ env: { DPC_HTTP__BASEPATH: '/ops/dpc' } }).http.basePath).toBe('/ops/dpc');
+    for (const bad of ['/dpc/', 'dpc', '/d p c']) {
+      expect(configError({ env: { DPC_HTTP__BASEPATH: bad } }).message).toBe(`config: http.basePath must be a path like /dpc, without a trailing slash, or empty; got ${JSON.stringify(bad)}`);
+    }
   });
 
   test('names an unknown key in the file', () => {

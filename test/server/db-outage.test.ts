@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { isOutage } from '../../core/db.js';
 import { projectRoot } from '../../server/paths.js';
 import { needs } from '../helpers/env.js';
+import { apiTokenFor } from '../helpers/auth.js';
 import { createPgCluster, pgClusterAvailable, type PgCluster } from '../helpers/pgcluster.js';
 
 /**
@@ -25,6 +26,8 @@ let cluster: PgCluster | undefined;
 let server: ChildProcess | undefined;
 let dir: string;
 let base = '';
+/** An operator's API token: the API needs a signed-in user, also during the outage. */
+let token = '';
 let output = '';
 let exited: { code: number | null; signal: NodeJS.Signals | null } | undefined;
 
@@ -45,7 +48,7 @@ async function until<T>(what: string, probe: () => Promise<T | undefined>, ms = 
 }
 
 async function get(path: string): Promise<{ status: number; body: any }> {
-  const res = await fetch(base + path, { signal: AbortSignal.timeout(15_000) });
+  const res = await fetch(base + path, { headers: { authorization: `Bearer ${token}` }, signal: AbortSignal.timeout(15_000) });
   return { status: res.status, body: await res.json() };
 }
 
@@ -53,7 +56,7 @@ async function post(message: string): Promise<{ status: number; body: any; ms: n
   const t0 = Date.now();
   const res = await fetch(`${base}/api/ems/mission-log`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json' },
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
     body: JSON.stringify({ severity: 'INFO', message }),
     signal: AbortSignal.timeout(15_000),
   });
@@ -92,31 +95,29 @@ describe.skipIf(!available)('a database outage under a running server', () => {
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'dpc-outage-'));
     cluster = await createPgCluster();
-    server = spawn(process.execPath, ['--import', 'tsx', 'server/cli.ts', 'serve'], {
-      cwd: projectRoot,
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: {
-        // Nothing of the caller's own DPC_* configuration: this server knows only this cluster.
-        ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('DPC_'))),
-        DPC_DB__CLIENT: 'postgresql',
-        DPC_DB__POSTGRESQL__HOST: cluster.host,
-        DPC_DB__POSTGRESQL__PORT: String(cluster.port),
-        DPC_DB__POSTGRESQL__USER: cluster.user,
-        DPC_DB__POSTGRESQL__DATABASE: cluster.database,
-        DPC_DB__POSTGRESQL__SCHEMA: 'dpc',
-        DPC_DB__CONNECTTIMEOUTMS: String(CONNECT_TIMEOUT_MS),
-        DPC_SMAS__HEALTHINTERVALMS: String(HEALTH_MS),
-        DPC_HTTP__PORT: '0',
-        DPC_LOG__DIR: join(dir, 'log'),
-        DPC_LOG__CONSOLE: 'true',
-        DPC_DSS__ROOT: join(dir, 'dss'),
-        DPC_DSS__MINFREEMB: '0',
-      },
-    });
+    const env: Record<string, string> = {
+      // Nothing of the caller's own DPC_* configuration: this server knows only this cluster.
+      ...(Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('DPC_'))) as Record<string, string>),
+      DPC_DB__CLIENT: 'postgresql',
+      DPC_DB__POSTGRESQL__HOST: cluster.host,
+      DPC_DB__POSTGRESQL__PORT: String(cluster.port),
+      DPC_DB__POSTGRESQL__USER: cluster.user,
+      DPC_DB__POSTGRESQL__DATABASE: cluster.database,
+      DPC_DB__POSTGRESQL__SCHEMA: 'dpc',
+      DPC_DB__CONNECTTIMEOUTMS: String(CONNECT_TIMEOUT_MS),
+      DPC_SMAS__HEALTHINTERVALMS: String(HEALTH_MS),
+      DPC_HTTP__PORT: '0',
+      DPC_LOG__DIR: join(dir, 'log'),
+      DPC_LOG__CONSOLE: 'true',
+      DPC_DSS__ROOT: join(dir, 'dss'),
+      DPC_DSS__MINFREEMB: '0',
+    };
+    server = spawn(process.execPath, ['--import', 'tsx', 'server/cli.ts', 'serve'], { cwd: projectRoot, stdio: ['ignore', 'pipe', 'pipe'], env });
     server.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
     server.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
     server.once('exit', (code, signal) => (exited = { code, signal }));
     base = await until('the console address', async () => output.match(/console at (http:\/\/[\d.]+:\d+)\//)?.[1], 30_000);
+    token = await apiTokenFor(env);
   });
 
   afterAll(async () => {

@@ -1,59 +1,49 @@
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from 'vitest';
-import type { Logger } from 'winston';
 import { SUBSYSTEM_NAMES } from '../../core/subsystem.js';
 import { describeTarget } from '../../server/db.js';
-import { createApp, listen } from '../../server/http.js';
-import { startDpc, type Dpc } from '../../server/lifecycle.js';
-import { closeLogger, createLogger } from '../../server/logger.js';
-import { testEnv, type TestEnv } from '../helpers/env.js';
+import { startApp, type App } from '../helpers/app.js';
+import { apiToken } from '../helpers/auth.js';
 import { readLog } from '../helpers/server.js';
 
-/** A DPC of this process with its HTTP app listening on a free port. */
-async function startApp(): Promise<{ t: TestEnv; dpc: Dpc; server: Server; base: string; log: Logger; close(): Promise<void> }> {
-  const t = await testEnv();
-  const log = createLogger(t.config.log);
-  const dpc = await startDpc(t.config, log);
-  const server = await listen(createApp(dpc), '127.0.0.1', 0);
-  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  return {
-    t,
-    dpc,
-    server,
-    base,
-    log,
-    async close() {
-      server.closeAllConnections();
-      await new Promise((done) => server.close(done));
-      await dpc.stop();
-      await closeLogger(log);
-      await t.cleanup();
-    },
-  };
-}
-
-let app: Awaited<ReturnType<typeof startApp>>;
+let app: App;
+/** An operator's API token: every request is signed in. */
+let token: string;
 beforeAll(async () => {
   app = await startApp();
+  token = await apiToken(app.dpc.db, app.t.config);
 });
 afterAll(async () => {
   await app?.close();
 });
 
+/** Every request as an operator, with an API token. */
+const auth = () => ({ authorization: `Bearer ${token}` });
+
 async function get(path: string, headers: Record<string, string> = {}) {
-  const res = await fetch(app.base + path, { headers, redirect: 'manual' });
+  const res = await fetch(app.base + path, { headers: { ...auth(), ...headers }, redirect: 'manual' });
   const text = await res.text();
   return { status: res.status, type: res.headers.get('content-type') ?? '', text, json: () => JSON.parse(text) as any };
 }
 
 async function post(path: string, body: string, contentType = 'application/json', headers: Record<string, string> = {}) {
-  const res = await fetch(app.base + path, { method: 'POST', body, headers: { 'content-type': contentType, ...headers }, redirect: 'manual' });
+  const res = await fetch(app.base + path, { method: 'POST', body, headers: { 'content-type': contentType, ...auth(), ...headers }, redirect: 'manual' });
   const text = await res.text();
   return { status: res.status, type: res.headers.get('content-type') ?? '', location: res.headers.get('location'), text, json: () => JSON.parse(text) as any };
 }
 
 const postEntry = (entry: unknown) => post('/api/ems/mission-log', JSON.stringify(entry));
+
+/** The console's pages in the DPCT's order. */
+const MENU = [
+  { title: 'Welcome', path: '/' },
+  { title: 'PFS', path: '/pfs/nodes' },
+  { title: 'Logs', path: '/pfs/logs' },
+  { title: 'Configuration tracking', path: '/rms/solutions' },
+  { title: 'Mission log', path: '/ems/mission-log' },
+  { title: 'Alerts', path: '/ems/alerts' },
+  { title: 'Monitor', path: '/smas/monitor' },
+  { title: 'Audit', path: '/smas/audit' },
+];
 
 function menuOf(html: string): { title: string; path: string; active: boolean }[] {
   const nav = /<nav class="menu">([\s\S]*?)<\/nav>/.exec(html)?.[1] ?? '';
@@ -74,13 +64,26 @@ describe('the Welcome page', () => {
 
   test('has a menu of only the pages that exist, each of which answers', async () => {
     const menu = menuOf((await get('/')).text);
-    expect(menu).toEqual([
-      { title: 'Welcome', path: '/', active: true },
-      { title: 'Mission log', path: '/ems/mission-log', active: false },
-      { title: 'Monitor', path: '/smas/monitor', active: false },
-    ]);
+    expect(menu).toEqual(MENU.map((item) => ({ ...item, active: item.path === '/' })));
     for (const item of menu) expect((await get(item.path)).status).toBe(200);
     expect(menuOf((await get('/ems/mission-log')).text).find((i) => i.active)?.title).toBe('Mission log');
+  });
+
+  test('shows today’s work at a glance, as its JSON twin /api/smas/overview counts it', async () => {
+    const page = await get('/');
+    const glance = /<table class="grid dense" id="glance">([\s\S]*?)<\/table>/.exec(page.text)?.[1] ?? '';
+    const heads = [...glance.matchAll(/<th>([^<]+)<\/th>/g)].map((m) => m[1]);
+    expect(heads).toEqual(['WORKFLOWS RUNNING', 'PAUSED', 'FAILED TODAY', 'SUCCEEDED TODAY', 'QUEUE DEPTH (READY)', 'JOBS RUNNING', 'WAITING', 'RETRY WAIT', 'COORDINATORS UP', 'POOLS OPEN', 'NODES UP']);
+    const api = await get('/api/smas/overview');
+    expect(api.status).toBe(200);
+    expect(api.json()).toMatchObject({
+      process: app.dpc.processId,
+      work: { workflows: { running: 0, paused: 0, failedToday: 0, succeededToday: 0 }, queueDepth: 0, since: Date.parse(new Date().toISOString().slice(0, 10)) },
+      coordinators: { up: 1, total: 1 },
+      pools: { open: 1, total: 1, drained: [] },
+      nodes: { up: 0, total: 0 },
+    });
+    expect(api.json().subsystems.map((s: { name: string }) => s.name)).toEqual([...SUBSYSTEM_NAMES]);
   });
 
   test('serves its stylesheet', async () => {
@@ -119,7 +122,7 @@ describe('page errors', () => {
     expect(page.status).toBe(404);
     expect(page.type).toMatch(/^text\/html/);
     expect(page.text).toContain('<strong>DPC_NOT_FOUND</strong>: page /no-such-page not found');
-    expect(menuOf(page.text).map((i) => i.title)).toEqual(['Welcome', 'Mission log', 'Monitor']);
+    expect(menuOf(page.text).map((i) => i.title)).toEqual(MENU.map((i) => i.title));
     expect((await get('/no-such-page', { accept: 'application/json' })).json().error.code).toBe('DPC_NOT_FOUND');
   });
 
@@ -128,7 +131,7 @@ describe('page errors', () => {
     expect(page.status).toBe(400);
     expect(page.text).toContain('<strong>DPC_BAD_REQUEST</strong>');
     expect(page.text).not.toMatch(/ReferenceError|node_modules|at eval/);
-    expect(menuOf(page.text).map((i) => i.title)).toEqual(['Welcome', 'Mission log', 'Monitor']);
+    expect(menuOf(page.text).map((i) => i.title)).toEqual(MENU.map((i) => i.title));
   });
 });
 
@@ -229,7 +232,7 @@ describe('the mission log', () => {
   });
 
   test('a form post with no body is a 400, not a crash', async () => {
-    const res = await fetch(`${app.base}/ems/mission-log`, { method: 'POST', headers: { accept: 'text/html' }, redirect: 'manual' });
+    const res = await fetch(`${app.base}/ems/mission-log`, { method: 'POST', headers: { accept: 'text/html', ...auth() }, redirect: 'manual' });
     expect(res.status).toBe(400);
     expect(await res.text()).toContain('DPC_EMS_LOG_ENTRY');
   });

@@ -1,29 +1,15 @@
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { createApp, listen } from '../../server/http.js';
 import { HELD_POOL } from '../fixtures/rms-workflows.js';
-import { ended, operator, startHarness, type Harness } from '../fixtures/rms-harness.js';
+import { ended, operator } from '../fixtures/rms-harness.js';
+import { startConsole, type ConsoleUnderTest } from '../helpers/console.js';
 
 const TOKEN = 'scrape-me-7f3a';
 
-/** A harness with its HTTP app listening. */
-async function serve(env: Record<string, string>): Promise<{ h: Harness; base: string; close(): Promise<void> }> {
-  const h = await startHarness({ env });
-  const server: Server = await listen(createApp(h.dpc), '127.0.0.1', 0);
-  return {
-    h,
-    base: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    async close() {
-      server.closeAllConnections();
-      await new Promise((done) => server.close(done));
-      await h.stop();
-    },
-  };
-}
+/** The console with an operator signed in: /metrics itself is scraped without a session. */
+const serve = (env: Record<string, string>) => startConsole({ env });
 
-let app: Awaited<ReturnType<typeof serve>>;
+let app: ConsoleUnderTest;
 beforeAll(async () => {
   app = await serve({ DPC_SMAS__METRICS__TOKEN: TOKEN });
 });
@@ -59,7 +45,7 @@ describe('/metrics', () => {
     expect((await ended(h, s.id)).status).toBe('SUCCESS');
     const held = await h.rms.start('held', {}, operator);
     expect(held.jobs).toBe(3);
-    expect((await fetch(`${app.base}/api/rms/workflows/${s.id}`)).status).toBe(200);
+    expect((await app.fetch(`${app.base}/api/rms/workflows/${s.id}`)).status).toBe(200);
 
     const res = await scrape();
     expect(res.status).toBe(200);
@@ -85,7 +71,7 @@ describe('/metrics', () => {
   });
 
   test('labels requests by their route, not their URL, so random URLs add no series', async () => {
-    for (const path of ['/no/such/page/1', '/no/such/page/2', '/static/dpc.css']) await fetch(app.base + path);
+    for (const path of ['/no/such/page/1', '/no/such/page/2', '/static/dpc.css']) await app.fetch(app.base + path);
     const m = (await scrape()).text;
     expect(m).not.toContain('/no/such/page');
     expect(value(m, 'dpc_http_request_duration_seconds_count{method="GET",route="unmatched",status="404"}')).toBe(2);

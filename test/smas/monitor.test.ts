@@ -1,34 +1,25 @@
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { hostname } from 'node:os';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { createApp, listen } from '../../server/http.js';
 import { SampleStore } from '../../subsystems/smas/samples.js';
 import { systemClock } from '../../core/clock.js';
-import { startHarness, until, type Harness } from '../fixtures/rms-harness.js';
+import type { Harness } from '../fixtures/rms-harness.js';
+import { startConsole, type ConsoleUnderTest } from '../helpers/console.js';
+import { until } from '../helpers/server.js';
 
+let c: ConsoleUnderTest;
 let h: Harness;
-let server: Server;
-let base: string;
 const INTERVAL = 3_600_000;
 
 beforeAll(async () => {
   // An interval of an hour: the test takes its samples itself. Every disk is "low", so the sampler raises its alerts.
-  h = await startHarness({ env: { DPC_SMAS__MONITOR__INTERVALMS: String(INTERVAL), DPC_SMAS__MONITOR__DISKMINFREEMB: '1000000000000' } });
-  server = await listen(createApp(h.dpc), '127.0.0.1', 0);
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  c = await startConsole({ env: { DPC_SMAS__MONITOR__INTERVALMS: String(INTERVAL), DPC_SMAS__MONITOR__DISKMINFREEMB: '1000000000000' } });
+  h = c.h;
 });
 afterAll(async () => {
-  server?.closeAllConnections();
-  await new Promise((done) => server?.close(done));
-  await h?.stop();
+  await c?.close();
 });
 
-async function get(path: string) {
-  const res = await fetch(base + path);
-  const text = await res.text();
-  return { status: res.status, type: res.headers.get('content-type') ?? '', text, json: () => JSON.parse(text) as any };
-}
+const get = (path: string) => c.get(path);
 
 const store = () => new SampleStore(h.dpc.db, systemClock);
 
@@ -65,7 +56,7 @@ describe('the Monitor', () => {
 
   test('raises one alert a disk under its threshold, however many samples see it low', async () => {
     for (let i = 2; i < 5; i++) await h.dpc.smas.monitor.sample(Date.now() + i * INTERVAL);
-    await until(async () => (await h.ems.alerts.open()).length === 2, 10_000, 'two disk alerts');
+    await until(async () => (await h.ems.alerts.list({ state: 'OPEN' })).length === 2, 10_000, 'two disk alerts');
     await h.dpc.smas.monitor.sample(Date.now() + 5 * INTERVAL);
     const raised = (await h.knex('ems_outbox').where('topic', 'alert.raised').select('payload')) as { payload: string }[];
     expect(raised.map((r) => (JSON.parse(r.payload) as { dedupe: string }).dedupe).sort()).toEqual([`disk.low ${hostname()} dss`, `disk.low ${hostname()} joblog`]);

@@ -82,6 +82,14 @@ export function createTables(ddl: string): CreateTable[] {
       table.columns.push({ name: m[1], type: m[2], notNull: /\bnot null\b/i.test(m[2]) });
     }
   }
+  // Tables and columns a later migration renamed: `alter table "x" rename to "y"`, `… rename column "a" to "b"`.
+  for (const statement of statements(ddl)) {
+    const renamed = /^alter\s+table\s+["`]?(\w+)["`]?\s+rename\s+(?:column\s+["`]?(\w+)["`]?\s+)?to\s+["`]?(\w+)["`]?$/i.exec(statement);
+    const table = renamed && tables.find((t) => t.table === renamed[1]);
+    if (!renamed || !table) continue;
+    if (renamed[2] === undefined) table.table = renamed[3];
+    else for (const c of table.columns) if (c.name === renamed[2]) c.name = renamed[3];
+  }
   return tables;
 }
 

@@ -63,11 +63,14 @@ function rangePartitionKey(table: CreateTable): string | undefined {
 
 /** Constraint and index names: Oracle wants each unique in the schema. */
 function objectNames(ddl: string): string[] {
-  return [
-    // Made, not dropped (migration 0007 drops two foreign keys).
-    ...[...ddl.matchAll(/(?<!\bdrop\s+)\bconstraint\s+"?(\w+)"?/gi)].map((m) => m[1].toUpperCase()),
+  const made = [
+    // Made, not dropped (migration 0007 drops two foreign keys) or renamed (0010).
+    ...[...ddl.matchAll(/(?<!\b(?:drop|rename)\s+)\bconstraint\s+"?(\w+)"?/gi)].map((m) => m[1].toUpperCase()),
     ...[...ddl.matchAll(/\bcreate\s+(?:unique\s+)?index\s+["`]?(\w+)["`]?/gi)].map((m) => m[1].toUpperCase()),
   ];
+  // A renamed constraint (and on Oracle its index, renamed after it) goes by its new name.
+  for (const m of ddl.matchAll(/\brename\s+constraint\s+"?(\w+)"?\s+to\s+"?(\w+)"?/gi)) made[made.indexOf(m[1].toUpperCase())] = m[2].toUpperCase();
+  return made;
 }
 
 function duplicates(names: readonly string[]): string[] {
@@ -262,7 +265,7 @@ describe(`the migrated ${testDialect} database`, () => {
   test('stores a mission log entry and reads it back with the declared queries', async () => {
     const entry = { ...insertLogEntry.example, message: 'shift handover', workflowid: 12 };
     const id = insertedId(await insertLogEntry(t.db.knex, entry));
-    const rows = (await listLogEntries(t.db.knex, { before: null, limit: 10, severity: 'INFO' })) as LogEntryRow[];
+    const rows = (await listLogEntries(t.db.knex, { after: null, limit: 10, severity: 'INFO', subsystem: null, workflowid: null, from: null, to: null, text: null })) as LogEntryRow[];
     const row = rows.find((r) => Number(r.id) === id);
     expect(row).toMatchObject({ severity: 'INFO', subsystem: 'ems', message: 'shift handover', username: 'operator', jobid: null });
     expect(Number(row!.created)).toBe(entry.created);

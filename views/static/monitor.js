@@ -31,7 +31,7 @@
 
   function draw(figure) {
     var q = new URLSearchParams({ series: figure.dataset.series, from: figure.dataset.from, to: figure.dataset.to });
-    fetch('/api/smas/monitor?' + q.toString(), { headers: { accept: 'application/json' }, credentials: 'same-origin' })
+    fetch(figure.dataset.api + '?' + q.toString(), { headers: { accept: 'application/json' }, credentials: 'same-origin' })
       .then(function (res) { if (!res.ok) throw new Error('HTTP ' + res.status); return res.json(); })
       .then(function (json) {
         var target = figure.querySelector('.plot');

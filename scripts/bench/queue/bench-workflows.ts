@@ -1,5 +1,5 @@
 import type { TaskType } from '../../../subsystems/pfs/index.js';
-import type { WorkflowDefinition } from '../../../subsystems/rms/index.js';
+import type { WorkflowDescriptor } from '../../../subsystems/rms/index.js';
 
 const tasks = new URL('./bench-tasks.js', import.meta.url).href;
 
@@ -11,7 +11,7 @@ export const taskTypes: TaskType[] = [
 const fanOut = (params: Record<string, unknown>) => Array.from({ length: Number(params.jobs ?? 0) }, (_, i) => ({ i }));
 
 /** One step of `jobs` no-op jobs: the queue's whole path, with nothing to compute. */
-export const workflows: WorkflowDefinition[] = [
-  { name: 'bench', output: 'BenchSolution', steps: [{ name: 'noop', task: 'bench.noop', jobs: fanOut }] },
-  { name: 'benchLog', output: 'BenchSolution', steps: [{ name: 'noop', task: 'bench.noopLog', jobs: fanOut }] },
+export const workflows: WorkflowDescriptor[] = [
+  { name: 'bench', output: 'BenchSolution', steps: [{ name: 'noop', tasktype: 'bench.noop', jobs: fanOut }] },
+  { name: 'benchLog', output: 'BenchSolution', steps: [{ name: 'noop', tasktype: 'bench.noopLog', jobs: fanOut }] },
 ];

@@ -22,7 +22,7 @@ export interface DpcOptions {
   concurrency: number;
   /** Log lines each job writes: 0, 1 or 100. */
   logLines: number;
-  /** Instances the jobs are shared between, each created on its own and all run at once (default 1). */
+  /** Workflows the jobs are shared between, each created on its own and all run at once (default 1). */
   workflows?: number;
   /** pfs.jobLog.fsync (default: the configured one). */
   fsync?: 'batch' | 'none';
@@ -35,7 +35,7 @@ export interface DpcOptions {
 
 const PG_URL = 'postgres://postgres@127.0.0.1:5432/test';
 // Run as built JavaScript (`npm run bench:queue`), as production runs; from source under tsx too.
-const definitions = fileURLToPath(new URL(`./bench-workflows.${import.meta.url.endsWith('.ts') ? 'ts' : 'js'}`, import.meta.url));
+const descriptors = fileURLToPath(new URL(`./bench-workflows.${import.meta.url.endsWith('.ts') ? 'ts' : 'js'}`, import.meta.url));
 const who = { username: 'bench', reason: 'benchmark' };
 
 /** The workflow of bench-workflows.ts whose jobs write so many log lines. */
@@ -60,7 +60,7 @@ async function startBenchDpc(o: { client: 'sqlite' | 'postgresql'; schema?: stri
     ...(o.fsync ? { DPC_PFS__JOBLOG__FSYNC: o.fsync } : {}),
   };
   const config = loadConfig({ env });
-  config.rms.definitions = [definitions];
+  config.rms.descriptors = [descriptors];
   const log = winston.createLogger({ level: 'warn', transports: [new winston.transports.Console({ stderrLevels: ['error', 'warn'] })] });
   const dpc = await startDpc(config, log);
   return {
@@ -76,35 +76,35 @@ async function startBenchDpc(o: { client: 'sqlite' | 'postgresql'; schema?: stri
 }
 
 /**
- * DPC's queue end to end, as a job takes it in production: the instances and their jobs are
+ * DPC's queue end to end, as a job takes it in production: the workflows and their jobs are
  * created with the local pool closed (create ms), then the pool is opened and every job is
- * claimed, dispatched to a worker thread, completed and counted, and the instances end (run
- * ms, from the opening of the pool to the last instance's end).
+ * claimed, dispatched to a worker thread, completed and counted, and the workflows end (run
+ * ms, from the opening of the pool to the last workflow's end).
  */
 export async function benchDpc(o: DpcOptions): Promise<PeerResult> {
   const { rms, ems, pfs, stop } = await startBenchDpc(o);
   const workflow = WORKFLOW_OF_LOG_LINES[o.logLines];
   if (!workflow) throw new Error(`no benchmark workflow writes ${o.logLines} log lines per job`);
-  const instances = o.workflows ?? 1;
+  const workflows = o.workflows ?? 1;
   let createMs = 0;
-  /** Runs `jobs` jobs in `instances` instances; `beforeOpen` once they are queued. Returns the ms from the opening of the pool to the last instance's end. */
-  const runInstance = async (jobs: number, beforeOpen: () => Promise<void>) => {
+  /** Runs `jobs` jobs in `workflows` workflows; `beforeOpen` once they are queued. Returns the ms from the opening of the pool to the last workflow's end. */
+  const runWorkflow = async (jobs: number, beforeOpen: () => Promise<void>) => {
     await pfs.drain('local', who);
     const ids = new Set<number>();
-    // The ends come as events, after their commit: polling the instances would put queries
+    // The ends come as events, after their commit: polling the workflows would put queries
     // of the benchmark's own in what is measured.
-    let left = instances;
+    let left = workflows;
     let ended!: () => void;
     let failed: ((err: Error) => void) | undefined;
     const allEnded = new Promise<void>((resolve, reject) => ((ended = resolve), (failed = reject)));
     const unsubscribe = ems.bus.subscribe('workflow.finished', `bench-${process.hrtime.bigint()}`, (e: EventMap['workflow.finished']) => {
       if (!ids.has(e.workflowid)) return;
-      if (e.status !== 'SUCCESS') failed?.(new Error(`a benchmark instance ended ${e.status}`));
+      if (e.status !== 'SUCCESS') failed?.(new Error(`a benchmark workflow ended ${e.status}`));
       else if (--left === 0) ended();
     });
     const t0 = performance.now();
-    for (let i = 0; i < instances; i++) {
-      const share = Math.floor(jobs / instances) + (i < jobs % instances ? 1 : 0);
+    for (let i = 0; i < workflows; i++) {
+      const share = Math.floor(jobs / workflows) + (i < jobs % workflows ? 1 : 0);
       ids.add((await rms.start(workflow, { params: { jobs: share, lines: o.logLines } }, who)).id);
     }
     createMs = performance.now() - t0;
@@ -117,10 +117,10 @@ export async function benchDpc(o: DpcOptions): Promise<PeerResult> {
     return runMs;
   };
   try {
-    if (o.warmupJobs) await runInstance(o.warmupJobs, async () => undefined);
+    if (o.warmupJobs) await runWorkflow(o.warmupJobs, async () => undefined);
     let cpu: ReturnType<typeof startCpuMeter> | undefined;
     let elu: ReturnType<typeof performance.eventLoopUtilization> | undefined;
-    const runMs = await runInstance(o.jobs, async () => {
+    const runMs = await runWorkflow(o.jobs, async () => {
       // Untimed, as the peers do: a fresh schema has no planner statistics yet.
       if (o.client === 'postgresql') await withClient(PG_URL, (c) => analyzeSchema(c, o.schema ?? 'dpc_bench'));
       cpu = startCpuMeter();
@@ -149,15 +149,15 @@ export interface BackfillClaims {
   days: number;
   jobs: number;
   createMs: number;
-  /** Claims of the other instance's jobs made while the backfill was being created. */
+  /** Claims of the other workflow's jobs made while the backfill was being created. */
   claims: number;
   claimMs: { p50: number; p99: number; max: number };
 }
 
 /**
- * The claims of another instance while a backfill is created: an instance of `otherJobs`
- * jobs is queued first, then a backfill of `days` instances of `jobsPerDay` jobs is created
- * while a claimer takes the other instance's jobs ten at a time, through the queue's claim
+ * The claims of another workflow while a backfill is created: a workflow of `otherJobs`
+ * jobs is queued first, then a backfill of `days` workflows of `jobsPerDay` jobs is created
+ * while a claimer takes the other workflow's jobs ten at a time, through the queue's claim
  * as a dispatcher calls it (the local pool closed, so that only the claimer claims).
  */
 export async function benchBackfillClaims(o: { client: 'sqlite' | 'postgresql'; schema?: string; days: number; jobsPerDay: number; otherJobs: number }): Promise<BackfillClaims> {
@@ -174,7 +174,7 @@ export async function benchBackfillClaims(o: { client: 'sqlite' | 'postgresql'; 
         const t = performance.now();
         const claimed = await rms.queue.claim('local', 10);
         latencies.push(performance.now() - t);
-        if (claimed.length === 0 || claimed.some((j) => j.workflowid !== other.id)) throw new Error('the other instance ran out of jobs before the backfill was created: raise otherJobs');
+        if (claimed.length === 0 || claimed.some((j) => j.workflowid !== other.id)) throw new Error('the other workflow ran out of jobs before the backfill was created: raise otherJobs');
         await new Promise((r) => setTimeout(r, 2));
       }
     })();
@@ -183,7 +183,7 @@ export async function benchBackfillClaims(o: { client: 'sqlite' | 'postgresql'; 
     const createMs = performance.now() - t0;
     creating = false;
     await claimer;
-    if (made.length !== o.days) throw new Error(`the backfill created ${made.length} instances of ${o.days}`);
+    if (made.length !== o.days) throw new Error(`the backfill created ${made.length} workflows of ${o.days}`);
     latencies.sort((a, b) => a - b);
     const at = (q: number) => Math.round(latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] * 10) / 10;
     return { database: o.client, days: o.days, jobs: o.days * o.jobsPerDay, createMs: Math.round(createMs), claims: latencies.length, claimMs: { p50: at(0.5), p99: at(0.99), max: at(1) } };

@@ -3,9 +3,9 @@
  * claim, dispatch to a worker thread, complete, workflow bookkeeping) on SQLite and
  * PostgreSQL, beside graphile-worker (default and batched) and pg-boss on the same
  * PostgreSQL, in the same run, at 1 and 4 worker concurrency. Prints, for every side, the
- * create rate (jobs made before the workers start: DPC's instances, graphile-worker's
+ * create rate (jobs made before the workers start: DPC's workflows, graphile-worker's
  * addJobs, pg-boss's insert), the run rate (from the workers' start to the last job's end)
- * and the end-to-end rate (jobs / (create + run)); then the claims of another instance
+ * and the end-to-end rate (jobs / (create + run)); then the claims of another workflow
  * while a backfill is being created.
  *
  * Each case first runs a few jobs untimed, so that every side is measured with its code
@@ -74,7 +74,7 @@ for (const concurrency of [1, 4]) {
     // Log lines per job: none, one (with the configured fsync policy, and without fsync, which prices it), a hundred.
     for (const logLines of [0, 1, 100]) cases.push(dpc(logLines, 1));
     cases.push(dpc(1, 1, 'none'));
-    // Ten instances at once: what sharing the pool between workflows costs the claim.
+    // Ten workflows at once: what sharing the pool between workflows costs the claim.
     cases.push(dpc(0, 10));
   }
   for (const batched of [false, true]) {
@@ -132,7 +132,7 @@ const results = cases.map((c) => {
 const backfills: BackfillClaims[] = [];
 if (backfillDays > 0) {
   for (const database of ['sqlite', 'postgresql'] as const) {
-    process.stderr.write(`backfill of ${backfillDays} × ${backfillJobs} jobs on ${database}, claims of another instance meanwhile …\n`);
+    process.stderr.write(`backfill of ${backfillDays} × ${backfillJobs} jobs on ${database}, claims of another workflow meanwhile …\n`);
     backfills.push(await benchBackfillClaims({ client: database, schema: schema(`bf${database[0]}`), days: backfillDays, jobsPerDay: backfillJobs, otherJobs: 100_000 }));
   }
 }
@@ -151,7 +151,7 @@ for (const r of results) {
 }
 out('\nCPU per job during the run: of this process (all its threads), and of every PostgreSQL process on this machine.\n');
 if (backfills.length > 0) {
-  out(`\nA backfill of ${backfillDays} days × ${backfillJobs} jobs created while another instance's jobs are claimed, 10 per claim:\n`);
+  out(`\nA backfill of ${backfillDays} days × ${backfillJobs} jobs created while another workflow's jobs are claimed, 10 per claim:\n`);
   out(`${'database'.padEnd(10)} ${'jobs'.padStart(9)} ${'create ms'.padStart(9)} ${'create/s'.padStart(9)} ${'claims'.padStart(7)} ${'claim p50 ms'.padStart(12)} ${'p99 ms'.padStart(7)} ${'max ms'.padStart(7)}\n`);
   for (const b of backfills) {
     out(`${b.database.padEnd(10)} ${String(b.jobs).padStart(9)} ${String(b.createMs).padStart(9)} ${String(rate(b.jobs, b.createMs)).padStart(9)} ${String(b.claims).padStart(7)} ${String(b.claimMs.p50).padStart(12)} ${String(b.claimMs.p99).padStart(7)} ${String(b.claimMs.max).padStart(7)}\n`);

@@ -20,12 +20,12 @@ const STOP_GRACE_MS = 1000;
  */
 const AT_ONCE_GRACE_MS = 100;
 /**
- * Jobs in one message to a thread at most, however short they are. With the pipeline it sets
- * how many short jobs the executor takes on (threads × pipeline × this), so how many a claim
+ * Jobs in one message to a thread at most, however short they are. With batchesPerThread it sets
+ * how many short jobs the executor takes on (threads × batchesPerThread × this), so how many a claim
  * brings: 512 let claims of 1 000 no-op jobs keep a thread busy (+20 % on PostgreSQL over 256).
  */
 const MAX_BATCH = 512;
-/** Jobs the executor holds at most, whatever its threads and pipeline. */
+/** Jobs the executor holds at most, whatever its threads and batchesPerThread. */
 const MAX_HELD = 8192;
 
 /** What a run of a job attempt logged, at its end: its size, and the extents not yet handed on while it ran. */
@@ -146,7 +146,7 @@ export class LocalExecutor {
     this.threads = config.threads || Math.max(cores - 1, 1);
     this.cpuBudget = config.cpus || cores;
     this.memoryBudgetMb = config.memoryMb || Math.floor((totalmem() / 2 ** 20) * 0.8);
-    this.slots = Math.min(this.threads * config.pipeline * MAX_BATCH, MAX_HELD);
+    this.slots = Math.min(this.threads * config.batchesPerThread * MAX_BATCH, MAX_HELD);
     this.shared = new SharedArrayBuffer(this.slots * 12);
     this.starts = new Float64Array(this.shared, 0, this.slots);
     this.stops = new Int32Array(this.shared, this.slots * 8, this.slots);
@@ -156,7 +156,7 @@ export class LocalExecutor {
       filename: new URL(`./worker.${fromSource ? 'ts' : 'js'}`, import.meta.url).href,
       minThreads: this.threads,
       maxThreads: this.threads,
-      concurrentTasksPerWorker: config.pipeline,
+      concurrentTasksPerWorker: config.batchesPerThread,
       idleTimeout: Number.MAX_SAFE_INTEGER,
       // Run from source (tests, `dpc` under tsx), the threads need the TypeScript loader too.
       execArgv: fromSource ? ['--import', 'tsx'] : [],
@@ -166,13 +166,13 @@ export class LocalExecutor {
   }
 
   /**
-   * Jobs it takes on at most: each thread's pipeline of batches, a batch being as many jobs
-   * as fit in `batchMs` at the recent mean duration. Long jobs: threads × pipeline, as
+   * Jobs it takes on at most: each thread's batchesPerThread batches, a batch being as many jobs
+   * as fit in `batchMs` at the recent mean duration. Long jobs: threads × batchesPerThread, as
    * before any batching; no-op jobs: enough that claims and writes go in hundreds.
    */
   capacity(): number {
     const perBatch = this.meanAllMs === undefined ? 1 : Math.min(Math.max(Math.floor(this.config.batchMs / Math.max(this.meanAllMs, 0.001)), 1), MAX_BATCH);
-    return Math.min(this.threads * this.config.pipeline * perBatch, this.slots);
+    return Math.min(this.threads * this.config.batchesPerThread * perBatch, this.slots);
   }
 
   /** Places free; whether a job's declared CPUs and memory fit is `fits`. */
@@ -375,7 +375,7 @@ export class LocalExecutor {
     try {
       outputs = await this.pool.run(input, { signal: controller.signal });
     } catch (err) {
-      for (const held of batch) held.done(this.lost(held, err));
+      for (const held of batch) held.done(this.endedWithoutOutput(held, err));
       return;
     }
     outputs.forEach((out, i) => batch[i].done(this.ended(batch[i], out)));
@@ -389,7 +389,9 @@ export class LocalExecutor {
   /** How a job that its task returned from ended. */
   private ended(held: Held, out: JobOutput): Ran {
     const { job } = held;
-    this.observe(job.tasktype, out.wallMs);
+    // A stopped run ends within a millisecond of its stop: counted, a burst of stops would
+    // make jobs look instant and the next claim take hundreds of them (seen in the kill test).
+    if (!held.stopping) this.observe(job.tasktype, out.wallMs);
     const logName = out.log ? jobLogName(job.workflowid, job.id, job.attempts + 1) : undefined;
     const wallMs = Math.round(out.wallMs);
     // Written out, not spread from a shared part: one object per job, hundreds per batch.
@@ -406,7 +408,7 @@ export class LocalExecutor {
   }
 
   /** How a job ended whose thread died or was stopped before it said. */
-  private lost(held: Held, err: unknown): Ran {
+  private endedWithoutOutput(held: Held, err: unknown): Ran {
     const { job, slot } = held;
     const started = this.starts[slot];
     const wallMs = started > 0 ? Date.now() - started : undefined;

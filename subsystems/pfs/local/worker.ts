@@ -16,13 +16,13 @@ export interface WorkerJob extends SpecSource {
 
 /**
  * A batch, sent as little as it can be: what is the same for many jobs (a task type's
- * module, an instance's parameters) goes once, and each job's spec is made here.
+ * module, a workflow's parameters) goes once, and each job's spec is made here.
  */
 export interface WorkerInput {
   jobs: WorkerJob[];
   /** The module and export of each task type of the batch. */
   tasks: Record<string, { module: string; exportName: string }>;
-  /** The parameters (JSON) of each instance of the batch. */
+  /** The parameters (JSON) of each workflow of the batch. */
   params: Record<number, string | null>;
   outputRoot: string;
   jobLog: WorkerLogOptions;
@@ -79,7 +79,7 @@ const HEAP_READ_EVERY = 64;
 const modules = new Map<string, Promise<Record<string, unknown>>>();
 
 /**
- * This thread's segment, and the logs of the jobs it runs now (several with a pipeline):
+ * This thread's segment, and the logs of the jobs it runs now (several with batches queued ahead):
  * those that run past pfs.jobLog.flushMs are written and handed on while they run, so that
  * their log can be read before they end.
  */

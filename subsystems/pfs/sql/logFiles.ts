@@ -89,3 +89,22 @@ export const selectJobLogFiles = defineQuery('pfs.selectJobLogFiles', { jobid: 2
     .where('jobid', p.jobid)
     .orderBy('id'),
 );
+
+/**
+ * The Logs page: log-file rows newest first, paged by key (`before`, the last id of the
+ * previous page), of one workflow (pfs_log_file_wf_ix) or one job (pfs_log_file_job_ix).
+ */
+export const listLogFiles = defineQuery(
+  'pfs.listLogFiles',
+  { before: 100 as number | null, limit: 50, workflowid: 1 as number | null, jobid: 2 as number | null },
+  (knex, p) => {
+    const q = knex('pfs_log_file')
+      .select('id', 'filename', 'jobid', 'attempt', 'subsystem', 'taskname', 'workflowid', 'maxbackupnumber', 'numberofbackup', 'bytes', 'created', 'updated')
+      .orderBy('id', 'desc')
+      .limit(p.limit);
+    if (p.before !== null) q.where('id', '<', p.before);
+    if (p.workflowid !== null) q.where('workflowid', p.workflowid);
+    if (p.jobid !== null) q.where('jobid', p.jobid);
+    return q;
+  },
+);

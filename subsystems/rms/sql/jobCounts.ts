@@ -22,7 +22,7 @@ export const countsOfWorkflow = defineQuery('rms.countsOfWorkflow', { workflowid
   knex('rms_job_count').select('stepid', 'status', 'jobs').where('workflowid', p.workflowid),
 );
 
-/** Counts by state over every instance: exact, from the per-step counts. */
+/** Counts by state over every workflow: exact, from the per-step counts. */
 export const totalsByStatus = defineQuery('rms.totalsByStatus', {}, (knex) =>
   knex('rms_job_count').select('status').sum({ jobs: 'jobs' }).groupBy('status'),
 );
@@ -52,9 +52,4 @@ export const endedBetween = defineQuery('rms.endedBetween', { from: 176722560000
     .andWhere('endtime', '<', p.to)
     .whereIn('status', ['SUCCESS', 'FAILED', 'CANCELLED'])
     .groupBy('status'),
-);
-
-/** The queue's depth: READY jobs by pool and priority, on the index the claim reads (rms_job_ready_ix, active_ix). */
-export const readyByPool = defineQuery('rms.readyByPool', {}, (knex) =>
-  knex('rms_job').select('pool', 'priority').count({ n: '*' }).where('status', 'READY').groupBy('pool', 'priority'),
 );

@@ -8,7 +8,7 @@ export const JOB_SPEC_COLUMNS = [
 ] as const;
 
 export const JOB_COLUMNS = [
-  ...JOB_SPEC_COLUMNS, 'pool', 'reclaims', 'lapsed_by', 'status', 'logs', 'run_after', 'lease_until', 'claimed_by', 'executor', 'nodeid', 'executor_ref',
+  ...JOB_SPEC_COLUMNS, 'pool', 'handbacks', 'lapsed_by', 'status', 'logs', 'run_after', 'lease_until', 'claimed_by', 'executor', 'nodeid', 'executor_ref',
   'created', 'starttime', 'endtime', 'reason', 'result', 'wall_ms', 'cpu_ms', 'peak_mem_mb',
 ] as const;
 
@@ -27,7 +27,7 @@ export interface StepJobs {
   cpus: number;
   memory_mb: number | null;
   pool: string;
-  /** The request the jobs share a pool's places with (fair share): the first instance of a backfill, or their own. */
+  /** The request the jobs share a pool's places with (fair share): the first workflow of a backfill, or their own. */
   shareid: number;
   created: number;
 }
@@ -52,7 +52,7 @@ const STEP_JOBS_EXAMPLE: StepJobs = {
  * specifications as one array (its text, see textArray), so that ten thousand jobs are
  * fifteen parameters. It returns
  * how many it made and the first and last of their ids, not a row per job: the ids make the
- * instance's range of jobs (rms_workflow.first_jobid, last_jobid).
+ * workflow's range of jobs (rms_workflow.first_jobid, last_jobid).
  */
 export const insertStepJobs = defineQuery(
   'rms.insertStepJobs',
@@ -158,21 +158,21 @@ interface OracleConnection {
   executeMany(sql: string, rows: unknown[][], options: object): Promise<{ outBinds?: number[][][] }>;
 }
 
-/** The jobs of an instance: their ids lie between the first and the last its creation recorded; null when it has none. */
+/** The jobs of a workflow: their ids lie between the first and the last its creation recorded; null when it has none. */
 export interface JobRange {
   workflowid: number;
   first: number | null;
   last: number | null;
 }
 
-/** An instance's range of jobs, from its rms_workflow row. */
+/** A workflow's range of jobs, from its rms_workflow row. */
 export function jobRange(wf: { id: number | string; first_jobid: number | string | null; last_jobid: number | string | null }): JobRange {
   return { workflowid: Number(wf.id), first: wf.first_jobid === null ? null : Number(wf.first_jobid), last: wf.last_jobid === null ? null : Number(wf.last_jobid) };
 }
 
 /**
- * Limits a query to the jobs of an instance, through the primary key. Jobs of instances
- * created at the same time may lie in the range: the instance tells them apart. The bounds
+ * Limits a query to the jobs of a workflow, through the primary key. Jobs of workflows
+ * created at the same time may lie in the range: the workflow tells them apart. The bounds
  * are values, not a subquery: the planner then sees a short range of the key (read by a
  * subquery, the range looked large and got a parallel scan, 30 ms at 40 million jobs).
  */
@@ -322,8 +322,8 @@ export const moveJobs = defineQuery(
     from: 'READY',
     to: 'CLAIMED',
     set: { claimed_by: 'host:123:ab12' } as Record<string, unknown>,
-    /** Counters to add one to: attempts when a job ends, reclaims when it is handed back. */
-    increment: [] as ('attempts' | 'reclaims')[],
+    /** Counters to add one to: attempts when a job ends, handbacks when it is handed back after its lease lapsed. */
+    increment: [] as ('attempts' | 'handbacks')[],
     /** The claim of each job its mover holds (rms_job.claim), or null for a move that is not a holder's. */
     claims: new Map([[1, 1], [2, 1]]) as ReadonlyMap<number, number> | null,
     /** Columns whose value differs from job to job (each job's result, log), with a value for each id. */
@@ -401,20 +401,20 @@ export const selectJobClaims = defineQuery('rms.selectJobClaims', { ids: [1, 2] 
 );
 
 /**
- * Takes back the reclaims counted for the jobs whose lease a process let lapse: it came back,
+ * Takes back the hand-backs counted for the jobs whose lease a process let lapse: it came back,
  * alive, having stopped its runs itself. Once only: the lapsed holder is cleared.
  */
 export const forgiveLapses = defineQuery('rms.forgiveLapses', { processId: 'host:123:ab12' }, (knex, p) =>
   knex('rms_job')
-    .update({ reclaims: knex.raw('case when ?? > 0 then ?? - 1 else 0 end', ['rms_job.reclaims', 'rms_job.reclaims']), lapsed_by: null })
+    .update({ handbacks: knex.raw('case when ?? > 0 then ?? - 1 else 0 end', ['rms_job.handbacks', 'rms_job.handbacks']), lapsed_by: null })
     .where('lapsed_by', p.processId),
 );
 
 /** Held jobs whose lease lapsed: their process died or lost the database. */
-export const selectLapsed = defineQuery('rms.selectLapsed', { now: 1767225600000, limit: 500 }, (knex, p) =>
+export const selectToHandBack = defineQuery('rms.selectToHandBack', { now: 1767225600000, limit: 500 }, (knex, p) =>
   knex('rms_job as j')
     .join('rms_workflow as w', 'w.id', 'j.workflowid')
-    .select('j.id', 'j.workflowid', 'j.stepid', 'j.status', 'j.reclaims', 'j.claim', 'j.claimed_by', 'w.status as wfstatus')
+    .select('j.id', 'j.workflowid', 'j.stepid', 'j.status', 'j.handbacks', 'j.claim', 'j.claimed_by', 'w.status as wfstatus')
     .where('j.lease_until', '<', p.now)
     .whereIn('j.status', ['CLAIMED', 'RUNNING'])
     .orderBy('j.lease_until')
@@ -432,7 +432,7 @@ export const selectDueRetries = defineQuery('rms.selectDueRetries', { now: 17672
     .limit(p.limit),
 );
 
-/** Jobs of an instance in the given states (resume failed, cancel, pause), paged by key. */
+/** Jobs of a workflow in the given states (resume failed, cancel, pause), paged by key. */
 export const selectWorkflowJobs = defineQuery(
   'rms.selectWorkflowJobs',
   { jobs: RANGE_EXAMPLE, statuses: ['FAILED'], after: 0, limit: 1000 },
@@ -449,7 +449,7 @@ export const setJobPriority = defineQuery('rms.setJobPriority', { id: 1, priorit
   knex('rms_job').update({ priority: p.priority }).where('id', p.id).whereIn('status', ['WAITING', 'READY', 'RETRY_WAIT']),
 );
 
-/** The jobs of an instance for the console: by id, paged by key, optionally one state. */
+/** The jobs of a workflow for the console: by id, paged by key, optionally one state. */
 export const listJobs = defineQuery(
   'rms.listJobs',
   { jobs: RANGE_EXAMPLE, status: null as string | null, after: 0, limit: 50 },
@@ -496,14 +496,14 @@ export const listQueue = defineQuery(
   },
 );
 
-/** All jobs of a step from one state to another, as a step starts, pauses or resumes; found through their instance. */
+/** All jobs of a step from one state to another, as a step starts, pauses or resumes; found through their workflow. */
 export const moveStepJobs = defineQuery(
   'rms.moveStepJobs',
   { jobs: RANGE_EXAMPLE, stepid: 1, from: 'WAITING', to: 'READY', set: {} as Record<string, unknown> },
   (knex, p) => ofWorkflow(knex('rms_job').update({ ...p.set, status: p.to }), p.jobs).andWhere({ stepid: p.stepid, status: p.from }),
 );
 
-/** What reprocessing copies from an instance: each job's step, state and data specification. */
+/** What reprocessing copies from a workflow: each job's step, state and data specification. */
 export const selectJobSpecs = defineQuery('rms.selectJobSpecs', { jobs: RANGE_EXAMPLE, after: 0, limit: 5000 }, (knex, p) =>
   ofWorkflow(knex('rms_job').select('id', 'stepid', 'status', 'dataspec'), p.jobs).andWhere('id', '>', p.after).orderBy('id').limit(p.limit),
 );

@@ -21,7 +21,7 @@ export const JOB_ARCHIVE_COLUMNS: ArchiveColumn[] = [
   { name: 'result', type: 'text' },
   ...['wall_ms', 'cpu_ms', 'peak_mem_mb'].map((name) => ({ name, type: 'int' as const })),
   { name: 'pool', type: 'text' },
-  ...['backoff_ms', 'reclaims', 'claim', 'shareid'].map((name) => ({ name, type: 'int' as const })),
+  ...['backoff_ms', 'handbacks', 'claim', 'shareid'].map((name) => ({ name, type: 'int' as const })),
   { name: 'lapsed_by', type: 'text' },
 ];
 

@@ -4,7 +4,7 @@ import { defineQuery } from '../../../core/query.js';
 /** The shares a claim looks at in a pool at most: beyond them, the oldest requests first. */
 export const SHARES_MAX = 100;
 
-/** The share rows of a request's first instance, one per pool its steps use. */
+/** The share rows of a request's first workflow, one per pool its steps use. */
 export const insertShares = defineQuery('rms.insertShares', { rows: [{ pool: 'local', shareid: 1, pass: 0 }] }, (knex, p) => knex('rms_share').insert(p.rows));
 
 /** The highest priority of a share's READY jobs in a pool: one descent of rms_job_share_ix. */
@@ -14,7 +14,7 @@ function bestPriority(knex: Knex, pool: string, shareid: Knex.Raw | Knex.Ref<str
 
 /**
  * The shares of a pool that have READY jobs, each with its best priority, pass, and what its
- * weight is read from (its first instance's trigger and workflow). On SQLite and PostgreSQL
+ * weight is read from (its first workflow's trigger and workflow). On SQLite and PostgreSQL
  * the shares are found by a recursive skip through rms_job_share_ix: one descent per share,
  * however many jobs each has. Oracle's recursive WITH takes no subquery on itself, so there
  * the queue finds them one by one (`nextShare`) and gives their `ids`; the others ignore them.

@@ -1,14 +1,14 @@
 import { defineQuery } from '../../../core/query.js';
 
 export const WORKFLOW_COLUMNS = [
-  'id', 'name', 'defid', 'status', 'persistenceid', 'runid', 'transferid', 'trigger_kind', 'params', 'priority',
+  'id', 'name', 'descid', 'status', 'persistenceid', 'runid', 'transferid', 'trigger_kind', 'params', 'priority',
   'solutionid', 'configid', 'parentid', 'created_by', 'created', 'starttime', 'endtime', 'reason', 'first_jobid', 'last_jobid',
 ] as const;
 
 export interface WorkflowRow {
   id: number;
   name: string;
-  defid: number;
+  descid: number;
   status: string;
   persistenceid: string | null;
   runid: string;
@@ -33,7 +33,7 @@ export const insertWorkflow = defineQuery(
   'rms.insertWorkflow',
   {
     name: 'daily',
-    defid: 1,
+    descid: 1,
     status: 'RUNNING',
     runid: 'cron-2026-01-01T02:00:00Z',
     transferid: null as number | null,
@@ -53,7 +53,7 @@ export const selectWorkflow = defineQuery('rms.selectWorkflow', { id: 1 }, (knex
   knex('rms_workflow').select(WORKFLOW_COLUMNS).where('id', p.id),
 );
 
-/** An instance as an action or the bookkeeping holds it while it changes it. */
+/** A workflow as an action or the bookkeeping holds it while it changes it. */
 export interface LockedWorkflow {
   id: number;
   name: string;
@@ -63,7 +63,7 @@ export interface LockedWorkflow {
   last_jobid: number | null;
 }
 
-/** For update on PostgreSQL and Oracle: an action and the bookkeeping on one instance go one at a time. */
+/** For update on PostgreSQL and Oracle: an action and the bookkeeping on one workflow go one at a time. */
 export const lockWorkflow = defineQuery('rms.lockWorkflow', { id: 1 }, (knex, p, dialect) => {
   const q = knex('rms_workflow').select('id', 'name', 'status', 'solutionid', 'first_jobid', 'last_jobid').where('id', p.id);
   return dialect === 'sqlite' ? q : q.forUpdate();
@@ -77,7 +77,7 @@ export const setWorkflowSolution = defineQuery('rms.setWorkflowSolution', { id: 
   knex('rms_workflow').update({ solutionid: p.solutionid, persistenceid: String(p.solutionid) }).where('id', p.id),
 );
 
-/** The first and the last id of an instance's jobs, once its creation made them all. */
+/** The first and the last id of a workflow's jobs, once its creation made them all. */
 export const setWorkflowJobs = defineQuery('rms.setWorkflowJobs', { id: 1, first: 1, last: 500 }, (knex, p) =>
   knex('rms_workflow').update({ first_jobid: p.first, last_jobid: p.last }).where('id', p.id),
 );
@@ -102,7 +102,7 @@ export const listWorkflows = defineQuery(
   },
 );
 
-/** The parameters of instances, which every task of theirs receives. */
+/** The parameters of workflows, which every task of theirs receives. */
 export const selectWorkflowParams = defineQuery('rms.selectWorkflowParams', { ids: [1, 2] }, (knex, p) =>
   knex('rms_workflow').select('id', 'params').whereIn('id', p.ids),
 );

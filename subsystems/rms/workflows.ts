@@ -2,7 +2,7 @@ import type { Knex } from 'knex';
 import { chunks, insertedId, INSERT_ROWS_MAX } from '../../core/query.js';
 import type { Bus } from '../ems/index.js';
 import { settleWorkflow, type Finished } from './bookkeeping.js';
-import { expandStep, MAX_PRIORITY, type Params } from './definition.js';
+import { expandStep, MAX_PRIORITY, type Params } from './descriptor.js';
 import { rmsErrors } from './errors.js';
 import { inputSolutions, recordSolution } from './provenance.js';
 import type { Registered } from './registry.js';
@@ -24,18 +24,18 @@ export interface StartRequest {
   priority?: number;
   transferid?: number | null;
   parentid?: number | null;
-  /** The request's share of the queue, named by its first instance (a backfill's first day); absent: this instance starts one. */
+  /** The request's share of the queue, named by its first workflow (a backfill's first day); absent: this workflow starts one. */
   shareid?: number;
   /**
    * Reprocessing: per step, the data specifications of the jobs to create, or 'done' for a
-   * step that succeeded before and is not run again. Absent: the definition's expansion.
+   * step that succeeded before and is not run again. Absent: the descriptor's expansion.
    */
   jobsOf?: Map<string, string[] | 'done'>;
 }
 
 export interface Started {
   id: number;
-  /** False when an instance with this runid already existed: nothing was created. */
+  /** False when a workflow with this runid already existed: nothing was created. */
   created: boolean;
   jobs: number;
   finished?: Finished;
@@ -44,48 +44,48 @@ export interface Started {
 const DATASPEC_MAX = 4000;
 
 /**
- * Creates an instance of a registered definition version in one transaction: the
- * instance, its output solution and provenance, its steps, all its jobs and their counts.
+ * Creates a workflow of a registered descriptor version in one transaction: the
+ * workflow, its output solution and provenance, its steps, all its jobs and their counts.
  * The steps that can start do so at once, their jobs made READY; the others' jobs are made
- * WAITING. A kill -9 before the commit leaves nothing of it: an instance is whole or absent.
+ * WAITING. A kill -9 before the commit leaves nothing of it: a workflow is whole or absent.
  * Until the commit its rows are seen by no other transaction, so on PostgreSQL and Oracle the
- * claims of other instances go on meanwhile; SQLite's one writer takes them after it. A runid
- * already used returns the instance it names.
+ * claims of other workflows go on meanwhile; SQLite's one writer takes them after it. A runid
+ * already used returns the workflow it names.
  */
-export async function createInstance(
+export async function createWorkflow(
   trx: Knex.Transaction,
   bus: Bus,
   reg: Registered,
   req: StartRequest,
   ctx: { now: number; configid: number; version: string },
 ): Promise<Started> {
-  const { def } = reg;
-  const [existing] = (await selectWorkflowByRun(trx, { name: def.name, runid: req.runid })) as { id: number }[];
+  const { descriptor } = reg;
+  const [existing] = (await selectWorkflowByRun(trx, { name: descriptor.name, runid: req.runid })) as { id: number }[];
   if (existing) return { id: Number(existing.id), created: false, jobs: 0 };
-  const priority = req.priority ?? def.priority ?? 0;
-  if (!Number.isInteger(priority) || Math.abs(priority) > MAX_PRIORITY) throw rmsErrors.badPriority(`workflow "${def.name}"`, priority);
+  const priority = req.priority ?? descriptor.priority ?? 0;
+  if (!Number.isInteger(priority) || Math.abs(priority) > MAX_PRIORITY) throw rmsErrors.badPriority(`workflow "${descriptor.name}"`, priority);
   const params = JSON.stringify(req.params ?? {});
   const { now } = ctx;
 
   // Expanded before anything is written: a bad expansion creates nothing.
   const specsOf = new Map<string, string[] | 'done'>();
   for (const name of reg.order) {
-    const step = def.steps.find((s) => s.name === name)!;
+    const step = descriptor.steps.find((s) => s.name === name)!;
     const given = req.jobsOf?.get(name);
     if (given !== undefined) {
       specsOf.set(name, given);
       continue;
     }
-    const specs = expandStep(def.name, step, req.params).map((s) => JSON.stringify(s ?? {}));
+    const specs = expandStep(descriptor.name, step, req.params).map((s) => JSON.stringify(s ?? {}));
     const long = specs.find((s) => s.length > DATASPEC_MAX);
-    if (long) throw rmsErrors.definition(def.name, name, `a job's data specification has ${long.length} characters; at most ${DATASPEC_MAX}`);
+    if (long) throw rmsErrors.descriptor(descriptor.name, name, `a job's data specification has ${long.length} characters; at most ${DATASPEC_MAX}`);
     specsOf.set(name, specs);
   }
 
   const id = insertedId(
     await insertWorkflow(trx, {
-      name: def.name,
-      defid: reg.defid,
+      name: descriptor.name,
+      descid: reg.descid,
       status: 'RUNNING',
       runid: req.runid,
       transferid: req.transferid ?? null,
@@ -100,7 +100,7 @@ export async function createInstance(
     }),
   );
   const solutionid = await recordSolution(trx, {
-    dmtype: def.output,
+    dmtype: descriptor.output,
     version: ctx.version,
     configid: ctx.configid,
     workflowid: id,
@@ -112,14 +112,14 @@ export async function createInstance(
   await setWorkflowSolution(trx, { id, solutionid });
   const shareid = req.shareid ?? id;
   if (shareid === id) {
-    const pools = [...new Set(def.steps.map((s) => s.pool ?? 'local'))];
+    const pools = [...new Set(descriptor.steps.map((s) => s.pool ?? 'local'))];
     await insertShares(trx, { rows: pools.map((pool) => ({ pool, shareid, pass: 0 })) });
   }
 
   const stepIds = new Map<string, number>();
   const work = new JobWork(trx);
   let total = 0;
-  // The range of the instance's job ids: the console and the actions find its jobs by it.
+  // The range of the workflow's job ids: the console and the actions find its jobs by it.
   let first: number | undefined;
   let last: number | undefined;
   const countRows: { workflowid: number; stepid: number; status: JobStatus; jobs: number }[] = [];
@@ -127,12 +127,12 @@ export async function createInstance(
   // WAITING then moved, which would write each row twice.
   const done = new Set<string>();
   for (const [position, name] of reg.order.entries()) {
-    const step = def.steps.find((s) => s.name === name)!;
+    const step = descriptor.steps.find((s) => s.name === name)!;
     const specs = specsOf.get(name)!;
     if (specs === 'done') done.add(name);
     const starts = specs !== 'done' && (step.after ?? []).every((up) => done.has(up));
     const status = specs === 'done' ? 'SUCCESS' : starts ? 'RUNNING' : 'WAITING';
-    const stepid = insertedId(await insertStep(trx, { workflowid: id, name, tasktype: step.task, status, position, starttime: status === 'WAITING' ? null : now }));
+    const stepid = insertedId(await insertStep(trx, { workflowid: id, name, tasktype: step.tasktype, status, position, starttime: status === 'WAITING' ? null : now }));
     stepIds.set(name, stepid);
     const after = (step.after ?? []).map((up) => ({ stepid, upstreamid: stepIds.get(up)! }));
     if (after.length > 0) await insertStepDeps(trx, { rows: after });
@@ -148,7 +148,7 @@ export async function createInstance(
         stepid,
         status: starts ? 'READY' : 'WAITING',
         priority: Math.max(-MAX_PRIORITY, Math.min(MAX_PRIORITY, priority + (step.priority ?? 0))),
-        tasktype: step.task,
+        tasktype: step.tasktype,
         solutionid,
         max_attempts: step.retry?.attempts ?? 1,
         backoff_ms: step.retry?.backoffMs ?? 0,

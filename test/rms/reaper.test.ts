@@ -5,7 +5,7 @@ import { until } from '../helpers/server.js';
 
 let h: Harness;
 beforeAll(async () => {
-  h = await startHarness({ env: { DPC_RMS__MAXRECLAIMS: '2' } });
+  h = await startHarness({ env: { DPC_RMS__MAXHANDBACKS: '2' } });
 });
 afterAll(async () => {
   await h?.stop();
@@ -18,22 +18,22 @@ async function claimAndDie(jobid: number): Promise<void> {
   await h.knex('rms_job').whereIn('id', claimed.map((j) => j.id)).update({ claimed_by: 'gone:1:dead', lease_until: 1 });
 }
 
-describe('reaping the jobs of a process that died', () => {
-  test('a job whose process died is handed back, READY again with no attempt used; after rms.maxReclaims deaths it fails instead', async () => {
+describe('the reaper, handing back the jobs of a process that died', () => {
+  test('a job whose process died is handed back, READY again with no attempt used; after rms.maxHandbacks deaths it fails instead', async () => {
     const s = await h.rms.start('held', {}, operator);
     const [job] = await jobsOf(h, s.id);
     const id = Number(job.id);
-    const row = async () => (await h.knex('rms_job').where({ id }).first()) as { status: string; reclaims: number; attempts: number; reason: string | null };
+    const row = async () => (await h.knex('rms_job').where({ id }).first()) as { status: string; handbacks: number; attempts: number; reason: string | null };
 
     await claimAndDie(id);
     await until(async () => (await row()).status === 'READY', 10_000, 'the job handed back');
-    expect(await row()).toMatchObject({ reclaims: 1, attempts: 0 });
+    expect(await row()).toMatchObject({ handbacks: 1, attempts: 0 });
 
     await claimAndDie(id);
     await until(async () => (await row()).status === 'FAILED', 10_000, 'the job failed');
-    expect(Number((await row()).reclaims)).toBe(2);
+    expect(Number((await row()).handbacks)).toBe(2);
     expect((await row()).reason).toMatch(/died 2 times/);
-    // Its two siblings shared its fate; the instance failed with them.
+    // Its two siblings shared its fate; the workflow failed with them.
     expect((await workflowRow(h, s.id)).status).toBe('FAILED');
   });
 });
