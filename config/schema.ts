@@ -91,6 +91,24 @@ export const configSchema = z
         leaseMs: z.number().int().min(500),
         /** How far apart the clocks of the processes sharing the database may be (NTP): leases are times in the database. */
         clockSkewMs: z.number().int().min(0),
+        /** The Monitor's time series (docs/monitoring.md). */
+        monitor: z
+          .object({
+            enabled: z.boolean(),
+            /** How often each series is sampled. */
+            intervalMs: z.number().int().min(1000),
+            /** Raw samples are kept this long… */
+            rawDays: z.number().int().min(1),
+            /** …and their hourly roll-ups (min, max, mean) this long. */
+            retentionDays: z.number().int().min(1),
+            /** A disk (the DSS root, the job log store) with less free than this raises an alert; 0: no such threshold. */
+            diskMinFreeMb: z.number().min(0),
+            /** …or with less than this share of it free; 0: no such threshold. */
+            diskMinFreePercent: z.number().min(0).max(100),
+          })
+          .strict(),
+        /** Prometheus `/metrics`: served only with a bearer token set here (or read from tokenFile). */
+        metrics: z.object({ token: secret, tokenFile: z.string() }).strict(),
         /** A session ends after this long without a request (idleMs) and this long after sign-in (absoluteMs), whatever happens. */
         session: z.object({ idleMs: z.number().int().min(1000), absoluteMs: z.number().int().min(1000) }).strict(),
         signin: z
@@ -195,6 +213,9 @@ export const configSchema = z
   })
   .strict()
   .superRefine((c, ctx) => {
+    if (c.smas.monitor.retentionDays < c.smas.monitor.rawDays) {
+      ctx.addIssue({ code: 'custom', path: ['smas', 'monitor', 'retentionDays'], message: `must be at least smas.monitor.rawDays (${c.smas.monitor.rawDays}): the roll-ups are made from the raw samples` });
+    }
     const margin = Math.ceil(c.rms.jobLeaseMs * c.pfs.leaseLossShare) + STOP_AT_ONCE_MS + c.smas.clockSkewMs;
     if (margin > c.rms.jobLeaseMs) {
       ctx.addIssue({

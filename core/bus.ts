@@ -20,8 +20,10 @@ export interface EventMap {
   'node.down': { nodeid: number; name: string; reason: string };
   'node.up': { nodeid: number; name: string };
   'subsystem.state': { subsystem: string; state: string; detail?: string };
-  /** An alert for on-call staff was recorded (ems_alert); a repeat of one not yet acknowledged is none. */
-  'alert.raised': { alertid: number; severity: string; code: string; subsystem: string; message: string; workflowid?: number; jobid?: number; nodeid?: number; transferid?: number };
+  /** An alert for on-call staff was recorded (ems_alert); a repeat of one still open (same `dedupe`) is none. */
+  'alert.raised': { alertid: number; severity: string; code: string; subsystem: string; message: string; dedupe?: string; workflowid?: number; jobid?: number; nodeid?: number; transferid?: number };
+  /** The condition of the open alert `alertid` (raised with this `dedupe`) went away: it is cleared. */
+  'alert.cleared': { alertid: number; code: string; subsystem: string; message: string; dedupe: string };
 }
 
 export type Topic = keyof EventMap;

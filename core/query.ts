@@ -66,8 +66,8 @@ export function chunks<T>(items: readonly T[], size = IN_LIST_MAX): T[][] {
   return out;
 }
 
-/** A column of `insertColumns`: its name, and its PostgreSQL type (`bigint`, `integer`, `text`). */
-export type InsertColumn = readonly [name: string, pgType: 'bigint' | 'integer' | 'text'];
+/** A column of `insertColumns`: its name, and its PostgreSQL type (`bigint`, `integer`, `text`, `float8`). */
+export type InsertColumn = readonly [name: string, pgType: 'bigint' | 'integer' | 'text' | 'float8'];
 
 /**
  * A multi-row insert whose statement is the same whatever the number of rows: on PostgreSQL

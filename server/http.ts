@@ -1,5 +1,6 @@
 import { createServer, type Server } from 'node:http';
-import { join } from 'node:path';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import cookieParser from 'cookie-parser';
 import express, { type ErrorRequestHandler, type Express, type Request } from 'express';
 import helmet from 'helmet';
@@ -7,21 +8,25 @@ import { hasRole, type SignedIn } from '../core/actor.js';
 import { isOutage } from '../core/db.js';
 import { coreErrors, DpcError, messageOf } from '../core/errors.js';
 import type { Page } from '../core/subsystem.js';
-import { CSRF_FIELD } from '../subsystems/smas/index.js';
+import { CSRF_FIELD, requireMetricsToken } from '../subsystems/smas/index.js';
 import { describeTarget } from './db.js';
 import type { Dpc } from './lifecycle.js';
 import { overview } from './overview.js';
 import { projectRoot, softwareVersion } from './paths.js';
+
+/** uPlot's built files (the Monitor's charts), served from node_modules: no CDN. */
+const UPLOT_DIST = dirname(createRequire(import.meta.url).resolve('uplot'));
 
 /** The console menu in the DPCT's order (ARCHITECTURE §8); only pages that exist are shown. */
 const MENU_ORDER = ['Welcome', 'DTS', 'RMS', 'PFS', 'Data management', 'AIM', 'BAM', 'GSR', 'DAAS', 'Logs', 'Configuration tracking', 'Mission log', 'Alerts', 'Monitor', 'Audit', 'Users'];
 
 /**
  * The paths open without signing in, each registered before SMAS's guard: the probes, the
- * sign-in page and the static files it needs. Every other route needs a signed-in user
+ * sign-in page and the static files it needs; /metrics, which asks for its own bearer token.
+ * Every other route needs a signed-in user
  * (test/server/routes-signin.test.ts walks the router to hold it to that).
  */
-export const PUBLIC_PATHS = ['/healthz', '/readyz', '/smas/signin', '/static/'];
+export const PUBLIC_PATHS = ['/healthz', '/readyz', '/metrics', '/smas/signin', '/static/'];
 
 /** A time as every page shows it: UTC, to the second; blank for none. */
 function utc(ms: number | null | undefined): string {
@@ -55,6 +60,8 @@ export function createApp(dpc: Dpc): Express {
     res.locals.utc = utc;
     res.locals.url = url;
     res.locals.csrfField = CSRF_FIELD;
+    const began = performance.now();
+    res.once('finish', () => dpc.smas.metrics.http(req.method, routeOf(req, basePath), res.statusCode, performance.now() - began));
     next();
   });
   r.use(
@@ -78,6 +85,7 @@ export function createApp(dpc: Dpc): Express {
       },
     }),
   );
+  r.use('/static/vendor/uplot', express.static(UPLOT_DIST, { maxAge: '1d' }));
   r.use('/static', express.static(join(projectRoot, 'views', 'static'), { maxAge: '1h' }));
   // The probes answer without a session, and without the database a session's check needs.
   r.get('/healthz', (_req, res) => {
@@ -92,6 +100,11 @@ export function createApp(dpc: Dpc): Express {
       database: { client: dpc.db.dialect, reachable: db.ok, since: new Date(db.since).toISOString() },
       subsystems: dpc.smas.states().map((s) => ({ name: s.name, state: s.state, ...(s.detail ? { detail: s.detail } : {}) })),
     });
+  });
+  // A bearer token, not a session: Prometheus scrapes it (docs/monitoring.md).
+  r.get('/metrics', requireMetricsToken(dpc.config.smas.metrics.token), async (_req, res) => {
+    const m = await dpc.smas.metrics.render();
+    res.type(m.contentType).send(m.body);
   });
   r.use(cookieParser());
 
@@ -136,7 +149,8 @@ export function createApp(dpc: Dpc): Express {
   r.use((req) => {
     throw coreErrors.notFound(`page ${req.originalUrl}`);
   });
-  const isApi = (req: Request) => req.originalUrl.startsWith(`${basePath}/api/`) || !req.accepts('html');
+  // /metrics is read by a scraper, which may accept anything: its refusals are JSON too.
+  const isApi = (req: Request) => req.originalUrl.startsWith(`${basePath}/api/`) || req.path === '/metrics' || !req.accepts('html');
   r.use(errorHandler(dpc, isApi));
   app.use(basePath || '/', r);
   if (basePath) {
@@ -144,6 +158,17 @@ export function createApp(dpc: Dpc): Express {
     app.use((req, res) => void res.status(404).type('text/plain').send(`nothing here: the console is at ${basePath}/\n`));
   }
   return app;
+}
+
+/**
+ * The route a request matched, as its pattern (`/api/rms/workflows/:id`), for the HTTP
+ * metrics: a label per route, not per URL. Static files and requests no route took are one
+ * label each, so that a scan of random URLs adds no series.
+ */
+function routeOf(req: Request, basePath: string): string {
+  const route = (req as Request & { route?: { path?: unknown } }).route;
+  if (route && typeof route.path === 'string') return `${req.baseUrl.slice(basePath.length)}${route.path}`;
+  return req.originalUrl.startsWith(`${basePath}/static/`) ? '/static' : 'unmatched';
 }
 
 function errorHandler(dpc: Dpc, isApi: (req: Request) => boolean): ErrorRequestHandler {

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
+import { resolve } from 'node:path';
 import type { Logger } from 'winston';
 import type { Config } from '../config/schema.js';
 import { systemClock, type Clock } from '../core/clock.js';
@@ -11,7 +12,7 @@ import { createDaas } from '../subsystems/daas/index.js';
 import { createDss } from '../subsystems/dss/index.js';
 import { createDts } from '../subsystems/dts/index.js';
 import { createEms } from '../subsystems/ems/index.js';
-import { createPfs } from '../subsystems/pfs/index.js';
+import { createPfs, jobLogDir } from '../subsystems/pfs/index.js';
 import { createRms } from '../subsystems/rms/index.js';
 import { createSmas, recordStopped, type SmasService } from '../subsystems/smas/index.js';
 import { migrationOptions, openDb } from './db.js';
@@ -59,7 +60,7 @@ export async function startDpc(config: Config, log: Logger, clock: Clock = syste
   // SMAS needs EMS's bus and EMS audits through SMAS: the mission log's form is audited once SMAS exists, before any request.
   const ems = createEms({ ...base, log: child('ems') }, (trx, e) => smas.service.audit(trx, e));
   const ctx = <S>(name: SubsystemName, services: S): Context<S> => ({ ...base, log: child(name), bus: ems.service.bus, services });
-  const smas = createSmas(ctx('smas', {}));
+  const smas = createSmas(ctx('smas', { ems: ems.service }));
   const dss = createDss(ctx('dss', { ems: ems.service }));
   const dts = createDts(ctx('dts', { dss: dss.service, ems: ems.service }));
   const rms = createRms(
@@ -67,6 +68,14 @@ export async function startDpc(config: Config, log: Logger, clock: Clock = syste
   );
   const pfs = createPfs(ctx('pfs', { rms: rms.service, dss: dss.service, smas: smas.service, tasks: pipelines.tasks }));
   const daas = createDaas(ctx('daas', { smas: smas.service }));
+  // The Monitor and /metrics read the queue from RMS, which starts after SMAS.
+  smas.service.observeQueue({
+    active: async () => (await rms.service.reads.totals()).byStatus,
+    ended: (from, to) => rms.service.reads.ended(from, to),
+    ready: () => rms.service.reads.readyDepth(),
+  });
+  smas.service.monitor.watchDisk('dss', resolve(config.dss.root));
+  smas.service.monitor.watchDisk('joblog', jobLogDir(config));
   const subsystems: Subsystem[] = [ems, smas, dss, dts, rms, pfs, daas];
 
   const started: Subsystem[] = [];

@@ -62,6 +62,11 @@ export class Columns {
     return this.dialect === 'oracle' ? this.t.specificType(column, `varchar2(${length} char)`) : this.t.string(column, length);
   }
 
+  /** A measured value (a sample of a time series): an 8-byte float, BINARY_DOUBLE on Oracle. */
+  real(column: string): Knex.ColumnBuilder {
+    return this.dialect === 'oracle' ? this.t.specificType(column, 'BINARY_DOUBLE') : this.t.double(column);
+  }
+
   /** Unbounded text: CLOB on Oracle. */
   clob(column: string): Knex.ColumnBuilder {
     return this.t.text(column);

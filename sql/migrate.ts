@@ -14,6 +14,7 @@ import * as fairShare0008 from './migrations/0008_fair_share.js';
 import * as jobCreation0009 from './migrations/0009_job_creation.js';
 import * as words0010 from './migrations/0010_words.js';
 import * as accounts0011 from './migrations/0011_accounts.js';
+import * as monitor0012 from './migrations/0012_monitor.js';
 import * as pages0014 from './migrations/0014_pages.js';
 
 interface Migration {
@@ -34,7 +35,8 @@ const migrations: Migration[] = [
   jobCreation0009,
   words0010,
   accounts0011,
-  // 0012 and 0013 belong to work on other branches; 0014 follows 0011 until they land.
+  monitor0012,
+  // 0013 belongs to work on another branch; 0014 follows 0012 until it lands.
   pages0014,
 ];
 

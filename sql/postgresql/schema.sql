@@ -170,6 +170,17 @@ create index "smas_token_account_ix" on "smas_token" ("accountid");
 create index "smas_audit_user_ix" on "smas_audit" ("username", "created", "id");
 create index "smas_audit_action_ix" on "smas_audit" ("action", "created", "id");
 
+-- migration 0012_monitor
+create table "smas_series" ("id" bigserial primary key, "name" varchar(64) not null, "labels" varchar(400) not null, "created" bigint not null);
+alter table "smas_series" add constraint "smas_series_name_uq" unique ("name", "labels");
+create table "smas_sample" ("seriesid" bigint not null, "t" bigint not null, "value" double precision not null, constraint "smas_sample_pk" primary key ("seriesid", "t"));
+alter table "smas_sample" add constraint "smas_sample_seriesid_fk" foreign key ("seriesid") references "smas_series" ("id");
+create index "smas_sample_t_ix" on "smas_sample" ("t");
+create table "smas_rollup" ("seriesid" bigint not null, "t" bigint not null, "vmin" double precision not null, "vmax" double precision not null, "vsum" double precision not null, "n" integer not null, constraint "smas_rollup_pk" primary key ("seriesid", "t"));
+alter table "smas_rollup" add constraint "smas_rollup_seriesid_fk" foreign key ("seriesid") references "smas_series" ("id");
+create index "smas_rollup_t_ix" on "smas_rollup" ("t");
+alter table "ems_alert" add column "cleared" bigint;
+
 -- migration 0014_pages
 alter table "ems_mission_log" add column "eventid" bigint;
 alter table "ems_mission_log" add constraint "ems_mission_log_event_uq" unique ("eventid");

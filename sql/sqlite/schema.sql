@@ -139,6 +139,15 @@ create index `smas_token_account_ix` on `smas_token` (`accountid`);
 create index `smas_audit_user_ix` on `smas_audit` (`username`, `created`, `id`);
 create index `smas_audit_action_ix` on `smas_audit` (`action`, `created`, `id`);
 
+-- migration 0012_monitor
+create table `smas_series` (`id` integer not null primary key autoincrement, `name` varchar(64) not null, `labels` varchar(400) not null, `created` bigint not null);
+create unique index `smas_series_name_uq` on `smas_series` (`name`, `labels`);
+create table `smas_sample` (`seriesid` bigint not null, `t` bigint not null, `value` float not null, constraint `smas_sample_seriesid_fk` foreign key(`seriesid`) references `smas_series`(`id`), constraint `smas_sample_pk` primary key (`seriesid`, `t`));
+create index `smas_sample_t_ix` on `smas_sample` (`t`);
+create table `smas_rollup` (`seriesid` bigint not null, `t` bigint not null, `vmin` float not null, `vmax` float not null, `vsum` float not null, `n` integer not null, constraint `smas_rollup_seriesid_fk` foreign key(`seriesid`) references `smas_series`(`id`), constraint `smas_rollup_pk` primary key (`seriesid`, `t`));
+create index `smas_rollup_t_ix` on `smas_rollup` (`t`);
+alter table `ems_alert` add column `cleared` bigint;
+
 -- migration 0014_pages
 alter table `ems_mission_log` add column `eventid` bigint;
 create unique index `ems_mission_log_event_uq` on `ems_mission_log` (`eventid`);

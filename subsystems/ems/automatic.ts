@@ -3,7 +3,7 @@ import type { Bus, Delivery } from '../../core/bus.js';
 import { SEVERITIES, type LogEntry, type MissionLog, type Severity } from './missionLog.js';
 
 /**
- * The mission log's automatic entries: a workflow that ended, an alert raised. Each comes
+ * The mission log's automatic entries: a workflow that ended, an alert raised or cleared. Each comes
  * from a durable event and carries its id, so a redelivery makes no second entry. A failed
  * workflow is written from `workflow.failed`, which has the reason; its `workflow.finished`
  * makes none. Returns the function that unsubscribes.
@@ -32,6 +32,9 @@ export function recordEventsInMissionLog(bus: Bus, missionLog: MissionLog, log: 
         nodeid: e.nodeid,
         transferid: e.transferid,
       }),
+    ),
+    bus.subscribe('alert.cleared', 'ems.missionLog', (e, d) =>
+      record('alert.cleared', d, { severity: 'INFO', subsystem: e.subsystem, message: `alert ${e.code} (${e.alertid}) cleared: ${e.message}` }),
     ),
   ];
   return () => off.forEach((f) => f());

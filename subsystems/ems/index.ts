@@ -9,12 +9,12 @@ import { purgeDeliveredEvents } from './retention.js';
 
 export type { Bus, EventMap, Topic, Delivery, Handler } from '../../core/bus.js';
 export type { LogEntry, Severity } from './missionLog.js';
-export type { Alert } from './alerts.js';
+export type { Alert, AlertClearing, AlertRow, Alerts } from './alerts.js';
 
 export interface EmsService {
   bus: OutboxBus;
   missionLog: MissionLog;
-  /** Alerts for on-call staff; each raised one is also a mission-log entry. */
+  /** Alerts for on-call staff; each raised and each cleared one is also a mission-log entry. */
   alerts: Alerts;
   /** Archives (Arrow, by month, under `dir`) and purges delivered events created before `before`. */
   purge(dir: string, before: number): Promise<number>;

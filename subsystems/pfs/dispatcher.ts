@@ -28,6 +28,12 @@ import type { EndedLog, JobLogStore } from './logStore.js';
  * since the last, and the next claim (a short job's claim, start and end are three changes
  * but two writes).
  */
+/** Told of each claim and of the outcomes once recorded: the metrics (SMAS). */
+export interface DispatchObserver {
+  claimed(ms: number, jobs: number): void;
+  recorded(outcomes: readonly Outcome[]): void;
+}
+
 /** How often the lease watchdog looks (STOP_AT_ONCE_MS counts on it). */
 const WATCHDOG_MS = 50;
 
@@ -83,6 +89,7 @@ export class Dispatcher {
   private forgiveAt: number | undefined;
   private outageLogged = false;
   drained = false;
+  observer: DispatchObserver | undefined;
 
   constructor(
     private readonly rms: RmsService,
@@ -294,9 +301,12 @@ export class Dispatcher {
       // The jobs' log extents go in the same transaction as their outcomes: both, or neither and again.
       const alongside = logs.length > 0 || running.length > 0 ? (trx: Knex.Transaction) => this.store.record(trx, logs, running) : undefined;
       if (alongside) await this.store.register(logs, running);
-      if (limit > 0) this.claimSentAt = performance.now();
+      const sentAt = performance.now();
+      if (limit > 0) this.claimSentAt = sentAt;
       claimed = await this.rms.queue.turn({ started, outcomes, pool: this.pool, limit, alongside });
       this.outageLogged = false;
+      if (limit > 0) this.observer?.claimed(performance.now() - sentAt, claimed.length);
+      if (outcomes.length > 0) this.observer?.recorded(outcomes);
     } catch (err) {
       if (record) {
         // Those that ended meanwhile have their outcome to write instead.

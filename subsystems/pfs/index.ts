@@ -139,6 +139,12 @@ export function createPfs(ctx: Context<{ rms: RmsService; dss: DssService; smas:
       const writer = ctx.processId.replace(/[^A-Za-z0-9_.-]/g, '_');
       executor = new LocalExecutor(config.pfs.local, services.tasks, { dir: store.dir, writer, config: config.pfs.jobLog }, join(services.dss.area('staging'), 'jobs'));
       dispatcher = new Dispatcher(services.rms, executor, config, clock, log, store, db.dialect === 'sqlite' ? 1 : 2);
+      const metrics = services.smas.metrics;
+      dispatcher.observer = {
+        claimed: (ms, jobs) => metrics.claimed(ms, jobs),
+        recorded: (outcomes) =>
+          metrics.recorded(outcomes.map((o) => ({ status: o.status, tasktype: o.job.tasktype, pool: 'local', wallMs: 'wallMs' in o ? o.wallMs : undefined }))),
+      };
       await refreshPools();
       dispatcher.start();
       poolTimer = setInterval(() => void refreshPools().catch(() => undefined), config.pfs.pollMs * 5);

@@ -1,6 +1,7 @@
 import type { Db } from '../../core/db.js';
 import { rmsErrors } from './errors.js';
-import { countInStatus, countsOfWorkflow, estimateRows } from './sql/jobCounts.js';
+import { countInStatus, countsOfWorkflow, endedBetween, estimateRows } from './sql/jobCounts.js';
+import { readyByPool } from './sql/overview.js';
 import { jobRange, listFailedSince, listJobs, listQueue, selectJob } from './sql/jobs.js';
 import { workflowIdsCreated } from './sql/jobQuery.js';
 import { selectSolution, selectSolutionInputs, selectConfig } from './sql/solutions.js';
@@ -86,6 +87,18 @@ export class Reads {
     const result = (await estimateRows(this.db.knex, { table: 'rms_job' })) as unknown;
     const rows = (Array.isArray(result) ? result : ((result as { rows?: unknown[] }).rows ?? [])) as { n: number | string }[];
     return { byStatus, total: Math.max(Number(rows[0]?.n ?? 0), 0), totalIsEstimate: this.db.dialect !== 'sqlite' };
+  }
+
+  /** Jobs that ended in [from, to) (Unix ms), by final state: the Monitor's jobs per second. */
+  async ended(from: number, to: number): Promise<Partial<Record<JobStatus, number>>> {
+    const rows = (await endedBetween(this.db.knex, { from, to })) as { status: JobStatus; n: number | string }[];
+    return Object.fromEntries(rows.map((r) => [r.status, Number(r.n)]));
+  }
+
+  /** READY jobs by pool and priority: the queue's depth. */
+  async readyDepth(): Promise<{ pool: string; priority: number; jobs: number }[]> {
+    const rows = (await readyByPool(this.db.knex, {})) as { pool: string; priority: number | string; n: number | string }[];
+    return rows.map((r) => ({ pool: r.pool, priority: Number(r.priority), jobs: Number(r.n) }));
   }
 
   /** A solution with its provenance: configuration instance, software version, input solutions. */

@@ -1,6 +1,6 @@
 import { defineError } from '../../core/errors.js';
 
-/** Every error of system management (sign-in, sessions, roles, accounts), declared once. */
+/** Every error of system management (sign-in, sessions, roles, accounts; the Monitor and /metrics), declared once. */
 export const smasErrors = {
   signInRequired: defineError('DPC_SMAS_SIGN_IN', 401, (why: string) => `sign in first: ${why}`),
   forbidden: defineError(
@@ -30,4 +30,12 @@ export const smasErrors = {
     (path: string, why: string) => `cannot write the first admin's password to ${path} (smas.firstAdminFile): ${why}`,
     { fixConfiguration: true },
   ),
+  // Monitoring and metrics (issue 13, part 4): the Monitor's series and Prometheus /metrics.
+  monitorQuery: defineError('DPC_SMAS_MONITOR_QUERY', 400, (what: string) => `monitor: ${what}`),
+  metricsDisabled: defineError(
+    'DPC_SMAS_METRICS_OFF',
+    404,
+    () => '/metrics is disabled: no bearer token is configured (set smas.metrics.token, or smas.metrics.tokenFile to a file holding it)',
+  ),
+  metricsToken: defineError('DPC_SMAS_METRICS_TOKEN', 401, () => '/metrics needs the bearer token of smas.metrics.token: send "Authorization: Bearer <token>"'),
 };

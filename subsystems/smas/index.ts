@@ -6,11 +6,16 @@ import { messageOf } from '../../core/errors.js';
 import type { Context, Health, Subsystem, SubsystemName, SubsystemState } from '../../core/subsystem.js';
 import type { Config } from '../../config/schema.js';
 import { systemClock, type Clock } from '../../core/clock.js';
+import type { EmsService } from '../ems/index.js';
 import { Accounts } from './accounts.js';
 import { createAuth, type SmasHttp } from './auth.js';
+import { DiskWatch } from './disk.js';
 import { ensureFirstAdmin } from './firstAdmin.js';
 import { Leases } from './leases.js';
+import { Metrics, type QueueStats } from './metrics.js';
+import { Monitor } from './monitor.js';
 import { smasApi, smasPages } from './routes.js';
+import { SampleStore } from './samples.js';
 import { beatProcess, insertProcess, listProcesses, stopProcess } from './sql/process.js';
 import { insertSubsystemState, listSubsystemStates, updateSubsystemState } from './sql/subsystemState.js';
 
@@ -32,6 +37,9 @@ export type { Accounts, AccountView } from './accounts.js';
 export type { SmasHttp } from './auth.js';
 export { CSRF_FIELD, CSRF_HEADER, SESSION_COOKIE, requiredRole, safeNext } from './auth.js';
 export { firstAdminFile, FIRST_ADMIN } from './firstAdmin.js';
+export type { EndedJob, Metrics, QueueStats } from './metrics.js';
+export { requireMetricsToken } from './metrics.js';
+export type { Monitor } from './monitor.js';
 export { smasErrors } from './errors.js';
 export { randomPassword } from './passwords.js';
 
@@ -64,6 +72,12 @@ export interface SmasService {
   check(): Promise<void>;
   /** Subsystem states of every live process sharing the database (from smas_subsystem). */
   clusterStates(): Promise<ClusterState[]>;
+  /** This process's Prometheus metrics: PFS records job outcomes and claims in it, the HTTP app its requests. */
+  metrics: Metrics;
+  /** The Monitor's sampler: the glue adds the disks to watch. */
+  monitor: Monitor;
+  /** Gives the Monitor and the metrics the queue's figures (from RMS, which starts after SMAS). */
+  observeQueue(stats: QueueStats): void;
   /** The processes sharing the database that beat since `since`: UP while they beat lately and did not stop. */
   processes(since: number): Promise<ProcessRecord[]>;
 }
@@ -97,7 +111,7 @@ const LIVE_INTERVALS = 3;
  * subsystem's own health. While the database is unreachable every subsystem is DEGRADED
  * with that reason and the process keeps running; states are written when it is back.
  */
-export function createSmas(ctx: Context): Subsystem<SmasService> {
+export function createSmas(ctx: Context<{ ems: EmsService }>): Subsystem<SmasService> {
   const { db, clock, log, processId } = ctx;
   const interval = ctx.config.smas.healthIntervalMs;
   const current = new Map<SubsystemName, StateRecord>();
@@ -113,6 +127,7 @@ export function createSmas(ctx: Context): Subsystem<SmasService> {
   // TCP to give up (many minutes), and the monitor with them: /readyz would say ready all
   // along. So every step of a check is bounded by the connect timeout.
   const answerMs = ctx.config.db.connectTimeoutMs;
+  let pingMs: number | undefined;
 
   function setState(name: SubsystemName, state: SubsystemState, detail?: string): void {
     const before = current.get(name);
@@ -140,7 +155,12 @@ export function createSmas(ctx: Context): Subsystem<SmasService> {
   }
 
   async function checkOnce(): Promise<void> {
+    const began = performance.now();
     const reachable = await ping(db, answerMs);
+    if (reachable.ok) {
+      pingMs = performance.now() - began;
+      metrics.pinged(pingMs);
+    }
     if (reachable.ok !== dbStatus.ok) {
       dbStatus = { ...reachable, since: clock.now() };
       if (reachable.ok) log.info('database reachable again', { subsystem: 'smas' });
@@ -175,6 +195,12 @@ export function createSmas(ctx: Context): Subsystem<SmasService> {
   }
 
   const leases = new Leases(db, processId, ctx.config.smas.leaseMs, clock, log);
+  const metrics = new Metrics(db, answerMs);
+  const store = new SampleStore(db, clock);
+  const monitorConfig = ctx.config.smas.monitor;
+  const thresholds = { minFreeMb: monitorConfig.diskMinFreeMb, minFreePercent: monitorConfig.diskMinFreePercent };
+  const disks = new DiskWatch(hostname(), thresholds, ctx.services.ems.alerts, log);
+  const monitor = new Monitor({ db, clock, log, config: monitorConfig, leases, store, disks, metrics, host: hostname(), pingMs: () => pingMs });
   const accounts = openAccounts(db, ctx.config, clock);
   const http = createAuth(accounts, ctx.config, log);
   const service: SmasService = {
@@ -188,6 +214,12 @@ export function createSmas(ctx: Context): Subsystem<SmasService> {
     db: () => dbStatus,
     check,
     clusterStates: () => clusterStates(db, clock.now(), interval),
+    metrics,
+    monitor,
+    observeQueue: (stats) => {
+      metrics.queue = stats;
+      monitor.queue = stats;
+    },
     processes: async (since) => {
       const live = clock.now() - LIVE_INTERVALS * interval;
       return ((await listProcesses(db.knex, { since })) as Record<string, unknown>[]).map((r) => {
@@ -200,10 +232,11 @@ export function createSmas(ctx: Context): Subsystem<SmasService> {
   return {
     name: 'smas',
     service,
-    api: smasApi({ processId, service, accounts, http, db }),
+    api: smasApi({ processId, service, accounts, http, db, store, monitor: monitorConfig }),
     pages: {
-      router: smasPages({ processId, service, accounts, http, db }),
+      router: smasPages({ processId, service, accounts, http, db, store, monitor: monitorConfig }),
       menu: [
+        { title: 'Monitor', path: '/smas/monitor' },
         { title: 'Audit', path: '/smas/audit' },
         { title: 'Users', path: '/smas/users', role: 'admin' },
       ],
@@ -213,9 +246,11 @@ export function createSmas(ctx: Context): Subsystem<SmasService> {
       await ensureFirstAdmin(accounts, ctx.config, log);
       timer = setInterval(() => void check(), interval);
       timer.unref();
+      monitor.start();
       await leases.start();
     },
     async stop() {
+      await monitor.stop();
       await leases.stop();
       clearInterval(timer);
       await checking;

@@ -38,3 +38,33 @@ test('an alert with a bad code or an empty message is refused, naming what is wr
   await expect(c.h.ems.alerts.raise({ severity: 'ERROR', code: 'bad code!', subsystem: 'dss', message: 'x' })).rejects.toThrow(/^alert rejected: code must be/);
   await expect(c.h.ems.alerts.raise({ severity: 'ERROR', code: 'DPC_X', subsystem: 'dss', message: '  ' })).rejects.toThrow('alert rejected: the message is empty');
 });
+
+test('clearing an alert ends it and publishes alert.cleared once; the same cause raised later is a new alert', async () => {
+  const cause = { dedupe: 'dss.disk test-clear', code: 'DPC_TEST_CLEAR', subsystem: 'dss' };
+  const raised = await c.h.ems.alerts.raise({ ...cause, severity: 'ERROR', message: 'store disk low' });
+  expect(await c.h.ems.alerts.isOpen(cause.dedupe)).toBe(true);
+  expect(await c.h.ems.alerts.clear({ ...cause, message: 'store disk has room again' })).toBe(raised);
+  expect(await c.h.ems.alerts.isOpen(cause.dedupe)).toBe(false);
+  // Nothing open: nothing cleared, nothing published.
+  expect(await c.h.ems.alerts.clear({ ...cause, message: 'store disk has room again' })).toBeUndefined();
+  const cleared = (await c.h.knex('ems_outbox').where({ topic: 'alert.cleared' }).select('payload')) as { payload: string }[];
+  expect(cleared.map((r) => JSON.parse(r.payload)).filter((p) => p.dedupe === cause.dedupe)).toEqual([{ alertid: raised, ...cause, message: 'store disk has room again' }]);
+  const [row] = await c.h.knex('ems_alert').where({ id: raised });
+  expect(row.cleared).not.toBeNull();
+  expect(row.state).toBe('OPEN');
+
+  const again = await c.h.ems.alerts.raise({ ...cause, severity: 'ERROR', message: 'store disk low again' });
+  expect(again).not.toBe(raised);
+  const payload = JSON.parse((await c.h.knex('ems_outbox').where({ topic: 'alert.raised' }).andWhere('payload', 'like', `%"alertid":${again},%`).first()).payload);
+  expect(payload.dedupe).toBe(cause.dedupe);
+});
+
+test('an acknowledged alert is not open: clearing it changes nothing, and its cause raises a new one', async () => {
+  const cause = { dedupe: 'dss.disk test-acked', code: 'DPC_TEST_ACKED', subsystem: 'dss' };
+  const first = await c.h.ems.alerts.raise({ ...cause, severity: 'WARNING', message: 'low' });
+  await c.h.knex('ems_alert').where({ id: first }).update({ state: 'ACKED', acked: Date.now(), acked_by: 'alice' });
+  expect(await c.h.ems.alerts.isOpen(cause.dedupe)).toBe(false);
+  expect(await c.h.ems.alerts.clear({ ...cause, message: 'fine' })).toBeUndefined();
+  expect((await c.h.knex('ems_alert').where({ id: first }).first()).cleared).toBeNull();
+  expect(await c.h.ems.alerts.raise({ ...cause, severity: 'WARNING', message: 'low' })).not.toBe(first);
+});

@@ -106,6 +106,18 @@ describe('automatic entries', () => {
     expect((await entries('subsystem=dss')).map((e) => [e.severity, e.message])).toEqual([['CRITICAL', `alert DPC_DSS_DISK (${first}): store disk below 1 GiB`]]);
   });
 
+  test('an alert cleared is an entry too', async () => {
+    const cause = { dedupe: 'dts.link', code: 'DPC_DTS_LINK', subsystem: 'dts' };
+    const id = await c.h.ems.alerts.raise({ ...cause, severity: 'ERROR', message: 'link to the archive down' });
+    await c.h.ems.alerts.clear({ ...cause, message: 'link to the archive up again' });
+    await until(async () => (await entries('subsystem=dts')).length === 2, 10_000, 'the alert’s two entries');
+    // Two events, delivered in either order: the entries are compared as a set.
+    expect((await entries('subsystem=dts')).map((e) => `${e.severity} ${e.message}`).sort()).toEqual([
+      `ERROR alert DPC_DTS_LINK (${id}): link to the archive down`,
+      `INFO alert DPC_DTS_LINK (${id}) cleared: link to the archive up again`,
+    ]);
+  });
+
   test('an event delivered twice makes one entry', async () => {
     const s = await c.h.rms.start('simple', {}, operator);
     await ended(c.h, s.id);

@@ -51,6 +51,9 @@ export async function testEnv(extra: Record<string, string> = {}): Promise<TestE
     DPC_LOG__CONSOLE: 'false',
     DPC_DSS__ROOT: join(dir, 'dss'),
     DPC_DSS__MINFREEMB: '0',
+    // A test machine's disk may be fuller than a server's should be: no disk alert unless a test asks.
+    DPC_SMAS__MONITOR__DISKMINFREEMB: '0',
+    DPC_SMAS__MONITOR__DISKMINFREEPERCENT: '0',
     DPC_HTTP__PORT: '0',
     DPC_RMS__DEMO: 'false',
     ...(testDialect === 'sqlite'

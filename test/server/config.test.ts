@@ -169,7 +169,8 @@ describe('maskSecrets', () => {
     expect(masked.db.oracle.password).toBe('****');
     expect(masked.db.postgresql.passwordFile).toBe(secret);
     expect(JSON.stringify(masked)).not.toMatch(/tr0ub4dor|tiger/);
-    expect({ ...masked, db: { ...masked.db, postgresql: config.db.postgresql, oracle: config.db.oracle } }).toEqual(config);
+    expect(masked.smas.metrics.token).toBe('****');
+    expect({ ...masked, db: { ...masked.db, postgresql: config.db.postgresql, oracle: config.db.oracle }, smas: { ...masked.smas, metrics: config.smas.metrics } }).toEqual(config);
   });
 
   test('leaves the configuration it was given untouched', () => {

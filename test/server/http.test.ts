@@ -41,6 +41,7 @@ const MENU = [
   { title: 'Configuration tracking', path: '/rms/solutions' },
   { title: 'Mission log', path: '/ems/mission-log' },
   { title: 'Alerts', path: '/ems/alerts' },
+  { title: 'Monitor', path: '/smas/monitor' },
   { title: 'Audit', path: '/smas/audit' },
 ];
 

@@ -14,6 +14,7 @@ export interface AlertRow {
   sent: number | null;
   acked: number | null;
   acked_by: string | null;
+  cleared: number | null;
   workflowid: number | null;
   jobid: number | null;
   nodeid: number | null;
@@ -37,12 +38,18 @@ export const insertAlert = defineQuery(
   (knex, p) => knex('ems_alert').insert({ ...p, state: 'OPEN', attempts: 0 }).returning('id'),
 );
 
-/** States in which an alert still asks for someone's attention: not acknowledged. */
+/** States in which an alert is not yet acknowledged. */
 export const UNACKED = ['OPEN', 'SENT', 'FAILED'] as const;
 
-/** An alert of the same cause not yet acknowledged: a repeat raises nothing new (ems_alert_dedupe_ix). */
-export const selectUnackedAlert = defineQuery('ems.selectUnackedAlert', { dedupe: 'dss.disk' }, (knex, p) =>
-  knex('ems_alert').select('id').where('dedupe', p.dedupe).whereIn('state', [...UNACKED]),
+// An alert is open while it is neither acknowledged nor cleared (its condition went away).
+
+/** The open alert of the same cause: a repeat raises nothing new (ems_alert_dedupe_ix). */
+export const selectOpenAlert = defineQuery('ems.selectOpenAlert', { dedupe: 'dss.disk' }, (knex, p) =>
+  knex('ems_alert').select('id').where('dedupe', p.dedupe).whereIn('state', [...UNACKED]).whereNull('cleared'),
+);
+
+export const clearAlert = defineQuery('ems.clearAlert', { id: 1, now: 1767225600000 }, (knex, p) =>
+  knex('ems_alert').update({ cleared: p.now }).where('id', p.id).whereNull('cleared'),
 );
 
 export const selectAlertKey = defineQuery('ems.selectAlertKey', { id: 1 }, (knex, p) => knex('ems_alert').select('id', 'created').where('id', p.id));

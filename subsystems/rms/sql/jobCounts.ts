@@ -42,3 +42,14 @@ export const estimateRows = defineQuery('rms.estimateRows', { table: 'rms_job' }
   if (dialect === 'oracle') return knex.raw('select num_rows as n from user_tables where table_name = ?', [p.table.toUpperCase()]);
   return knex(p.table).count({ n: '*' });
 });
+
+/** Jobs that ended in [from, to), by final state: on the index of end times (rms_job_ended_ix). */
+export const endedBetween = defineQuery('rms.endedBetween', { from: 1767225600000, to: 1767225660000 }, (knex, p) =>
+  knex('rms_job')
+    .select('status')
+    .count({ n: '*' })
+    .where('endtime', '>=', p.from)
+    .andWhere('endtime', '<', p.to)
+    .whereIn('status', ['SUCCESS', 'FAILED', 'CANCELLED'])
+    .groupBy('status'),
+);
