@@ -36,6 +36,8 @@ export interface DispatchObserver {
 
 /** How often the lease watchdog looks (STOP_AT_ONCE_MS counts on it). */
 const WATCHDOG_MS = 50;
+/** For how many leases after the first try this process goes on taking back its lapses' hand-backs (see forgiveAt). */
+const FORGIVE_LEASES = 10;
 
 export class Dispatcher {
   private running = false;
@@ -83,8 +85,10 @@ export class Dispatcher {
   /**
    * When (monotonic ms) to take back the hand-backs counted for the leases this process let
    * lapse (lost, cut off, or a claim whose answer did not come): from two leases after the
-   * last trouble, by when the reaper has usually handed them back, at each renewal until two
-   * leases later, for a reaper slowed down by a loaded machine. Undefined: nothing to take back.
+   * last trouble, by when the reaper has usually handed them back, at each renewal until
+   * FORGIVE_LEASES leases later, for a reaper slowed down by a loaded machine (on a machine
+   * at load 16 it handed back four leases after the trouble). Each try is one probe of the
+   * partial index rms_job_lapsed_ix. Undefined: nothing to take back.
    */
   private forgiveAt: number | undefined;
   private outageLogged = false;
@@ -359,7 +363,7 @@ export class Dispatcher {
         this.poke();
       }
       if (this.forgiveAt !== undefined && this.leaseLostAt === undefined && sent >= this.forgiveAt) {
-        if (sent >= this.forgiveAt + 2 * this.config.rms.jobLeaseMs) this.forgiveAt = undefined;
+        if (sent >= this.forgiveAt + FORGIVE_LEASES * this.config.rms.jobLeaseMs) this.forgiveAt = undefined;
         const n = await this.rms.queue.forgiveLapses();
         if (n > 0) this.log.info(`${n} job(s) whose leases this process let lapse were handed back: alive, it takes back their hand-backs`, { count: n });
       }
