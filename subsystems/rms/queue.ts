@@ -317,6 +317,7 @@ export class JobQueue {
    * Hands back the jobs whose holder stopped renewing their lease: READY again, or WAITING in
    * a paused workflow; no attempt is used. The hand-back counts towards `maxHandbacks`: a job whose
    * processes died under it `maxHandbacks` times fails instead, as it may be what kills them.
+   * It does not count when the holder beat in smas_process after the lease lapsed: alive.
    * A holder that was only cut off or frozen takes its counts back when it returns
    * (`forgiveLapses`). Returns how many moved.
    */
@@ -340,7 +341,7 @@ export class JobQueue {
 
   /** The jobs `select` finds back in the queue (WAITING in a paused workflow); `lapsed`: hand-backs of lapsed leases, counted. */
   private async toReady(select: typeof selectToHandBack, limit: number, set: Record<string, unknown>, lapsed: boolean): Promise<number> {
-    type Row = HeldRef & { status: 'CLAIMED' | 'RUNNING' | 'RETRY_WAIT'; wfstatus: string; handbacks: number; claimed_by: string | null };
+    type Row = HeldRef & { status: 'CLAIMED' | 'RUNNING' | 'RETRY_WAIT'; wfstatus: string; handbacks: number; claimed_by: string | null; counted: boolean };
     const { moved, finished } = await transaction(this.db, async (trx) => {
       const now = this.clock.now();
       const rows: Row[] = ((await select(trx, { now, limit })) as Row[]).map((r) => ({
@@ -350,15 +351,18 @@ export class JobQueue {
         wfstatus: r.wfstatus,
         handbacks: Number(r.handbacks ?? 0),
         claimed_by: r.claimed_by ?? null,
+        // A holder that beat after its lease lapsed is alive (a flapping link, a slow renewal): no death to count.
+        counted: lapsed && Number((r as { holder_alive?: unknown }).holder_alive ?? 0) !== 1,
       }));
       const work = new JobWork(trx);
       let n = 0;
-      const poison = (r: Row) => lapsed && r.handbacks + 1 >= this.maxHandbacks;
+      const poison = (r: Row) => r.counted && r.handbacks + 1 >= this.maxHandbacks;
 
       // By holder: the one whose lease lapsed is recorded, so that, if it comes back, it can take the count back.
-      for (const [key, group] of groupBy(rows.filter((r) => !poison(r)), (r) => `${r.status}|${r.wfstatus === 'PAUSED' ? 'WAITING' : 'READY'}|${r.claimed_by ?? ''}`)) {
+      for (const [key, group] of groupBy(rows.filter((r) => !poison(r)), (r) => `${r.status}|${r.wfstatus === 'PAUSED' ? 'WAITING' : 'READY'}|${r.claimed_by ?? ''}|${r.counted}`)) {
         const [from, to] = key.split('|') as ['CLAIMED' | 'RUNNING' | 'RETRY_WAIT', 'WAITING' | 'READY'];
-        n += await work.move(group, from, to, lapsed ? { ...set, lapsed_by: group[0].claimed_by } : set, true, lapsed ? ['handbacks'] : []);
+        const counted = group[0].counted;
+        n += await work.move(group, from, to, counted ? { ...set, lapsed_by: group[0].claimed_by } : set, true, counted ? ['handbacks'] : []);
       }
       for (const r of rows.filter(poison)) {
         const reason = `the processes running it died ${r.handbacks + 1} times (rms.maxHandbacks): it fails so as not to take more down`;

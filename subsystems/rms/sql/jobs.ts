@@ -410,11 +410,17 @@ export const forgiveLapses = defineQuery('rms.forgiveLapses', { processId: 'host
     .where('lapsed_by', p.processId),
 );
 
-/** Held jobs whose lease lapsed: their process died or lost the database. */
+/**
+ * Held jobs whose lease lapsed: their process died or lost the database. `holder_alive` is 1
+ * when the holder beat in smas_process after the lease lapsed: a dead process cannot, so the
+ * hand-back is not a death to count.
+ */
 export const selectToHandBack = defineQuery('rms.selectToHandBack', { now: 1767225600000, limit: 500 }, (knex, p) =>
   knex('rms_job as j')
     .join('rms_workflow as w', 'w.id', 'j.workflowid')
+    .leftJoin('smas_process as h', 'h.id', 'j.claimed_by')
     .select('j.id', 'j.workflowid', 'j.stepid', 'j.status', 'j.handbacks', 'j.claim', 'j.claimed_by', 'w.status as wfstatus')
+    .select(knex.raw('case when h.heartbeat > j.lease_until and h.stopped is null then 1 else 0 end as holder_alive'))
     .where('j.lease_until', '<', p.now)
     .whereIn('j.status', ['CLAIMED', 'RUNNING'])
     .orderBy('j.lease_until')
