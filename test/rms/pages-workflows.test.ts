@@ -91,6 +91,13 @@ describe('workflows Recent and History', () => {
     await c.h.rms.actions.cancel(b, operator);
   });
 
+  test('Recent follows its page live while a shown workflow runs, and not once all have ended', async () => {
+    const id = await held(1);
+    expect((await c.get('/rms/workflows?name=held&limit=1')).text).toContain('data-live-list="/api/rms/workflows?name=held&amp;limit=1"');
+    await c.h.rms.actions.cancel(id, operator);
+    expect((await c.get('/rms/workflows?name=held&limit=1')).text).not.toContain('data-live-list');
+  });
+
   test('How many shows the count of the workflows that match, however many are shown', async () => {
     const ids = [await held(1), await held(1), await held(1)];
     for (const id of ids) await c.h.rms.actions.cancel(id, operator);
@@ -179,6 +186,26 @@ describe('one workflow', () => {
     expect(res.status, res.text).toBe(303);
     expect((await jobsOf(c.h, id)).map((j) => Number(j.priority))).toEqual([42, Number(jobs[1].priority), 42]);
     expect((await audits('jobs.priority')).at(-1)?.reason).toBe('urgent calibration');
+    await c.h.rms.actions.cancel(id, operator);
+  });
+
+  test('Change jobs priority on the whole workflow changes every waiting job of it', async () => {
+    const id = await held(3);
+    const res = await submit(`/rms/workflows/${id}/priority`, { priority: '-5', reason: 'behind the reprocessing' });
+    expect(res.status).toBe(303);
+    expect((await jobsOf(c.h, id)).map((j) => Number(j.priority))).toEqual([-5, -5, -5]);
+    expect((await audits('jobs.bulk-priority')).at(-1)?.reason).toBe('behind the reprocessing');
+    await c.h.rms.actions.cancel(id, operator);
+  });
+
+  test('a job’s Retry form runs a cancelled job again', async () => {
+    const id = await held(2);
+    const [one] = await jobsOf(c.h, id);
+    await c.h.rms.actions.cancelJob(Number(one.id), operator);
+    const res = await submit(`/rms/jobs/${one.id}/retry`, { reason: 'cancelled by mistake' });
+    expect(res.status).toBe(303);
+    expect(res.location).toMatch(new RegExp(`^/rms/jobs/${one.id}\\?done=`));
+    expect((await jobsOf(c.h, id))[0].status).toBe('READY');
     await c.h.rms.actions.cancel(id, operator);
   });
 
