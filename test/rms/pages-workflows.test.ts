@@ -91,6 +91,12 @@ describe('workflows Recent and History', () => {
     await c.h.rms.actions.cancel(b, operator);
   });
 
+  test('Recent’s JSON twin gives each workflow with its jobs done, failed and in all', async () => {
+    const { workflowid } = await failHeld(c.h, ['no space left']);
+    const { workflows } = (await c.get(`/api/rms/workflows?name=held&limit=1`)).json();
+    expect(workflows.map((w: { id: number; status: string; jobs: unknown }) => [w.id, w.status, w.jobs])).toEqual([[workflowid, 'FAILED', { done: 0, failed: 1, total: 1 }]]);
+  });
+
   test('Recent follows its page live while a shown workflow runs, and not once all have ended', async () => {
     const id = await held(1);
     expect((await c.get('/rms/workflows?name=held&limit=1')).text).toContain('data-live-list="/api/rms/workflows?name=held&amp;limit=1"');
