@@ -18,7 +18,7 @@ export function workflowQuery(q: Record<string, unknown>): WorkflowQuery {
   if (day !== undefined && !DAY.test(day)) throw coreErrors.badRequest(`day must be a UTC day as YYYY-MM-DD; got ${JSON.stringify(day)}`);
   const from = day === undefined ? timeParam(q.createdFrom, 'createdFrom') : timeParam(day, 'day');
   const to = day === undefined ? timeParam(q.createdTo, 'createdTo') : from! + 86_400_000;
-  return { name: textParam(q.name, 'name', 64), status: oneOfParam(q.status, 'status', WORKFLOW_STATUSES), createdFrom: from, createdTo: to };
+  return { name: textParam(q.name, 'name', 64), status: oneOfParam(typeof q.status === 'string' ? q.status.toUpperCase() : q.status, 'status', WORKFLOW_STATUSES), createdFrom: from, createdTo: to };
 }
 
 function whole(value: unknown, what: string): number | undefined {

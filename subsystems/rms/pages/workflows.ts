@@ -80,7 +80,9 @@ export function parseParams(text: unknown): Params {
 export function workflowPages(rms: RmsService): Router {
   const pages = Router();
   const section = { path: '/rms/workflows' };
-  const back = (res: Response, path: string, done: string) => res.redirect(303, (res.locals.url as (p: string) => string)(`${path}${path.includes('?') ? '&' : '?'}${new URLSearchParams({ done })}`));
+  // The message rides in the URL: kept short enough for it (and for `done`'s own limit).
+  const back = (res: Response, path: string, done: string) =>
+    res.redirect(303, (res.locals.url as (p: string) => string)(`${path}${path.includes('?') ? '&' : '?'}${new URLSearchParams({ done: done.length > 300 ? `${done.slice(0, 299)}…` : done })}`));
   const done = (req: Request) => textParam(req.query.done, 'done', 500);
 
   pages.get('/descriptors', async (req, res) => {
