@@ -49,12 +49,16 @@ export class Reads {
     };
   }
 
-  /** Recent and History: newest first, `limit` a page ("How many"), optionally of a span of creation times (Unix ms, `to` exclusive). */
+  /**
+   * Recent and History: newest first, `limit` a page ("How many"), optionally of a span of
+   * creation times (Unix ms, `to` exclusive); each with its jobs done, failed and in all.
+   */
   async listWorkflows(o: WorkflowQuery & { before?: number; limit?: number } = {}) {
     const filter = await this.workflowFilter(o);
     if (filter === undefined) return [];
     const rows = (await listWorkflows(this.db.knex, { ...filter, before: o.before ?? null, limit: clampLimit(o.limit) })) as WorkflowRow[];
-    return rows.map(withParams);
+    const jobs = await this.jobTotals(rows.map((w) => Number(w.id)));
+    return rows.map((w) => ({ ...withParams(w), jobs: jobs.get(Number(w.id))! }));
   }
 
   /** How many workflows the filter of Recent and History matches, on the index its list walks. */
@@ -66,7 +70,7 @@ export class Reads {
   }
 
   /** Jobs done (SUCCESS), failed and in all of some workflows, from the per-step counts: never a read of rms_job. */
-  async jobTotals(workflowids: number[]): Promise<Map<number, { done: number; failed: number; total: number }>> {
+  private async jobTotals(workflowids: number[]): Promise<Map<number, { done: number; failed: number; total: number }>> {
     const totals = new Map(workflowids.map((id) => [id, { done: 0, failed: 0, total: 0 }]));
     for (const ids of chunks(workflowids, IN_LIST_MAX)) {
       for (const r of (await countsOfWorkflowSteps(this.db.knex, { ids })) as { workflowid: number; status: JobStatus; jobs: number }[]) {

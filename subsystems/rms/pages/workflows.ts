@@ -110,7 +110,6 @@ export function workflowPages(rms: RmsService): Router {
     const limit = limitParam(q.limit);
     const before = wholeParam(q.before, 'before', 1);
     const [workflows, count] = await Promise.all([rms.reads.listWorkflows({ ...filter, before, limit }), rms.reads.countWorkflows(filter)]);
-    const jobs = await rms.reads.jobTotals(workflows.map((w) => Number(w.id)));
     const shown = { name: filter.name, status: filter.status, day: textParam(q.day, 'day', 10), limit: limit === PAGE ? undefined : limit };
     const next = workflows.length === limit ? `/rms/workflows${queryString({ ...shown, before: workflows[workflows.length - 1].id })}` : undefined;
     // The live refresh reads the same page from the twin while any of its workflows has not ended.
@@ -118,8 +117,8 @@ export function workflowPages(rms: RmsService): Router {
     res.render('rms/workflows', {
       title: shown.day ? `Workflows of ${shown.day}` : 'Workflows',
       ...section,
-      view: shown.day || filter.status || filter.name ? 'history' : 'recent',
-      workflows: workflows.map((w) => ({ ...w, jobs: jobs.get(Number(w.id))! })),
+      view: shown.day ? 'history' : 'recent',
+      workflows,
       count,
       filters: shown,
       limit,
