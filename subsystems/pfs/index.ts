@@ -105,7 +105,7 @@ export function createPfs(ctx: Context<{ rms: RmsService; dss: DssService; smas:
   };
 
   const api = pfsApi({ pools, setPool, store, rms: services.rms });
-  const pfsPages = pfsConsole({ db, store, rms: services.rms, smas: services.smas, pools, localPlaces: () => executor?.threads ?? 0, now: () => clock.now() });
+  const pfsPages = pfsConsole({ db, store, rms: services.rms, smas: services.smas, pools, setPool, localPlaces: () => executor?.threads ?? 0, now: () => clock.now() });
   api.use(pfsPages.api);
 
   // Why a job is not running: what this process knows of a pool (its drain, its local executor's room).

@@ -1,4 +1,5 @@
 import { Router, type Request } from 'express';
+import { actorOf, type Actor } from '../../core/actor.js';
 import type { Db } from '../../core/db.js';
 import { limitParam, queryString, textParam, wholeParam } from '../../core/params.js';
 import type { RmsService } from '../rms/index.js';
@@ -27,6 +28,8 @@ export interface PagesDeps {
   rms: RmsService;
   smas: SmasService;
   pools(): Promise<PoolState[]>;
+  /** Drains or opens a pool, audited with the actor's reason. */
+  setPool(name: string, state: 'OPEN' | 'DRAINED', who: Actor): Promise<void>;
   /** Places this process offers to the `local` pool. */
   localPlaces(): number;
   now(): number;
@@ -133,9 +136,16 @@ export function pfsConsole(d: PagesDeps): { pages: Router; api: Router; nodeMoni
   });
 
   const pages = Router();
-  pages.get('/nodes', async (_req, res) => {
-    res.render('pfs/nodes', { title: 'PFS Node Monitor', ...(await nodeMonitor()) });
+  pages.get('/nodes', async (req, res) => {
+    res.render('pfs/nodes', { title: 'PFS Node Monitor', ...(await nodeMonitor()), done: textParam(req.query.done, 'done', 500) });
   });
+  for (const [action, state] of [['drain', 'DRAINED'], ['open', 'OPEN']] as const) {
+    pages.post(`/pools/:name/${action}`, async (req, res) => {
+      const name = textParam(req.params.name, 'pool', 32)!;
+      await d.setPool(name, state, actorOf(req, res));
+      res.redirect(303, (res.locals.url as (p: string) => string)(`/pfs/nodes${queryString({ done: `pool ${name} ${state}` })}`));
+    });
+  }
   pages.get('/logs', async (req, res) => {
     const f = logFilter(req);
     const files = await logFiles(f, PAGE);

@@ -66,6 +66,11 @@ export class CronTriggers {
     }
   }
 
+  /** When a cron trigger fires next (Unix ms), null when it is not scheduled in this process. */
+  nextFiring(cronName: string): number | null {
+    return this.entries.find((e) => e.cronName === cronName)?.task.getNextRun()?.getTime() ?? null;
+  }
+
   async stop(): Promise<void> {
     for (const e of this.entries) await e.task.destroy();
     this.entries = [];

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { Router } from 'express';
 import { isUniqueViolation } from '../../core/db.js';
 import { messageOf } from '../../core/errors.js';
 import type { Context, Subsystem } from '../../core/subsystem.js';
@@ -15,7 +16,8 @@ import { createWorkflow, type StartRequest, type Started } from './workflows.js'
 import { recordConfig } from './provenance.js';
 import { JobQueue, transaction } from './queue.js';
 import { createOperations, type RmsOperations } from './operations.js';
-import { Registry } from './registry.js';
+import { workflowPages } from './pages/workflows.js';
+import { Registry, type DescriptorSummary } from './registry.js';
 import { rmsApi } from './routes.js';
 import { Reads } from './reads.js';
 import { Tracking } from './tracking.js';
@@ -34,6 +36,7 @@ export type { PoolFacts } from './explain.js';
 export type { RmsOperations } from './operations.js';
 export type { Started } from './workflows.js';
 export type { WorkAtAGlance } from './overview.js';
+export type { DescriptorSummary } from './registry.js';
 export { rmsErrors } from './errors.js';
 
 export interface RmsService {
@@ -45,6 +48,8 @@ export interface RmsService {
   backfill(name: string, from: string, to: string, who: Actor, params?: Params): Promise<Started[]>;
   /** Runs a finished workflow again under a new solution ID: all of it, or only what did not succeed. */
   reprocess(workflowid: number, options: { failedOnly: boolean }, who: Actor): Promise<Started>;
+  /** The workflow descriptors of this process: versions, triggers, next cron firing (the Workflow Descriptor table). */
+  descriptors(): Promise<DescriptorSummary[]>;
   actions: Actions;
   queue: JobQueue;
   reads: Reads;
@@ -203,6 +208,7 @@ export function createRms(
         { ...who, reason: who.reason || `reprocessing of workflow ${workflowid}` },
       );
     },
+    descriptors: () => registry.summaries((cronName) => crons.nextFiring(cronName)),
     actions,
     queue,
     reads,
@@ -220,7 +226,13 @@ export function createRms(
     name: 'rms',
     service,
     api,
-    pages: { router: trackingPages(tracking), menu: [{ title: 'Configuration tracking', path: '/rms/solutions' }] },
+    pages: {
+      router: Router().use(workflowPages(service), trackingPages(tracking)),
+      menu: [
+        { title: 'Workflow manager', path: '/rms/workflows' },
+        { title: 'Configuration tracking', path: '/rms/solutions' },
+      ],
+    },
     async start() {
       configid = await recordConfig(db, config, ctx.version, clock);
       for (const descriptor of services.descriptors) await registry.register(descriptor);

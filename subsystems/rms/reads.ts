@@ -1,4 +1,5 @@
 import type { Db } from '../../core/db.js';
+import { chunks, IN_LIST_MAX } from '../../core/query.js';
 import { rmsErrors } from './errors.js';
 import { countInStatus, countsOfWorkflow, endedBetween, estimateRows } from './sql/jobCounts.js';
 import { readyByPool } from './sql/overview.js';
@@ -6,8 +7,17 @@ import { jobRange, listFailedSince, listJobs, listQueue, selectJob } from './sql
 import { workflowIdsCreated } from './sql/jobQuery.js';
 import { selectSolution, selectSolutionInputs, selectConfig } from './sql/solutions.js';
 import { selectSteps, type StepRow } from './sql/steps.js';
-import { listWorkflows, selectWorkflow, type WorkflowRow } from './sql/workflows.js';
+import { countsOfWorkflowSteps } from './sql/grid.js';
+import { countWorkflows, listWorkflows, selectWorkflow, type WorkflowFilter, type WorkflowRow } from './sql/workflows.js';
 import { ACTIVE, emptyCounts, type JobStatus } from './work.js';
+
+/** The filter of Recent and History: a name, a state, a span of creation times (Unix ms, `to` exclusive). */
+export interface WorkflowQuery {
+  name?: string;
+  status?: string;
+  createdFrom?: number;
+  createdTo?: number;
+}
 
 const clampLimit = (n: number | undefined) => Math.min(Math.max(n ?? 50, 1), 500);
 
@@ -39,17 +49,50 @@ export class Reads {
     };
   }
 
-  /** Recent and History: newest first, `limit` a page ("How many"), optionally of a span of creation times (Unix ms, `to` exclusive). */
-  async listWorkflows(o: { before?: number; limit?: number; name?: string; status?: string; createdFrom?: number; createdTo?: number } = {}) {
+  /**
+   * Recent and History: newest first, `limit` a page ("How many"), optionally of a span of
+   * creation times (Unix ms, `to` exclusive); each with its jobs done, failed and in all.
+   */
+  async listWorkflows(o: WorkflowQuery & { before?: number; limit?: number } = {}) {
+    const filter = await this.workflowFilter(o);
+    if (filter === undefined) return [];
+    const rows = (await listWorkflows(this.db.knex, { ...filter, before: o.before ?? null, limit: clampLimit(o.limit) })) as WorkflowRow[];
+    const jobs = await this.jobTotals(rows.map((w) => Number(w.id)));
+    return rows.map((w) => ({ ...withParams(w), jobs: jobs.get(Number(w.id))! }));
+  }
+
+  /** How many workflows the filter of Recent and History matches, on the index its list walks. */
+  async countWorkflows(o: WorkflowQuery = {}): Promise<number> {
+    const filter = await this.workflowFilter(o);
+    if (filter === undefined) return 0;
+    const [row] = (await countWorkflows(this.db.knex, filter)) as { n: number | string }[];
+    return Number(row?.n ?? 0);
+  }
+
+  /** Jobs done (SUCCESS), failed and in all of some workflows, from the per-step counts: never a read of rms_job. */
+  private async jobTotals(workflowids: number[]): Promise<Map<number, { done: number; failed: number; total: number }>> {
+    const totals = new Map(workflowids.map((id) => [id, { done: 0, failed: 0, total: 0 }]));
+    for (const ids of chunks(workflowids, IN_LIST_MAX)) {
+      for (const r of (await countsOfWorkflowSteps(this.db.knex, { ids })) as { workflowid: number; status: JobStatus; jobs: number }[]) {
+        const t = totals.get(Number(r.workflowid))!;
+        t.total += Number(r.jobs);
+        if (r.status === 'SUCCESS') t.done += Number(r.jobs);
+        if (r.status === 'FAILED') t.failed += Number(r.jobs);
+      }
+    }
+    return totals;
+  }
+
+  /** The filter of a list; undefined when its span holds no workflow. */
+  private async workflowFilter(o: WorkflowQuery): Promise<WorkflowFilter | undefined> {
     let created = null;
     if (o.createdFrom !== undefined || o.createdTo !== undefined) {
       const span = { from: o.createdFrom ?? 0, to: o.createdTo ?? Number.MAX_SAFE_INTEGER };
       const [ids] = (await workflowIdsCreated(this.db.knex, span)) as { lo: number | null; hi: number | null }[];
-      if (ids?.lo == null || ids.hi == null) return [];
+      if (ids?.lo == null || ids.hi == null) return undefined;
       created = { ...span, lo: Number(ids.lo), hi: Number(ids.hi) };
     }
-    const rows = (await listWorkflows(this.db.knex, { before: o.before ?? null, limit: clampLimit(o.limit), name: o.name ?? null, status: o.status ?? null, created })) as WorkflowRow[];
-    return rows.map(withParams);
+    return { name: o.name ?? null, status: o.status ?? null, created };
   }
 
   async job(id: number) {

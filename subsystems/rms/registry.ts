@@ -3,7 +3,20 @@ import { isUniqueViolation, type Db } from '../../core/db.js';
 import { insertedId } from '../../core/query.js';
 import { checkDescriptor, type CheckedDescriptor, type WorkflowDescriptor } from './descriptor.js';
 import { rmsErrors } from './errors.js';
-import { insertDescriptor, selectDescriptorByHash, selectLatestVersion } from './sql/descriptors.js';
+import { insertDescriptor, listDescriptorVersions, selectDescriptorByHash, selectLatestVersion } from './sql/descriptors.js';
+
+/** A workflow descriptor as the console's Workflow Descriptor table shows it. */
+export interface DescriptorSummary {
+  name: string;
+  description: string | null;
+  output: string;
+  priority: number;
+  /** The version this process runs, and every version recorded, newest first. */
+  version: number;
+  versions: { version: number; descid: number; created: number }[];
+  steps: number;
+  triggers: ({ kind: 'cron'; cronName: string; schedule: string; params: Record<string, unknown>; next: number | null } | { kind: 'data'; dmtype: string; timeFrom: string | null; timeTo: string | null })[];
+}
 
 export interface Registered extends CheckedDescriptor {
   /** The rms_descriptor row of this version. */
@@ -61,5 +74,34 @@ export class Registry {
 
   all(): Registered[] {
     return [...this.byName.values()];
+  }
+
+  /** The descriptors of this process by name, with their versions and triggers; `next` tells a cron trigger's next firing. */
+  async summaries(next: (cronName: string) => number | null): Promise<DescriptorSummary[]> {
+    const all = this.all().sort((a, b) => a.descriptor.name.localeCompare(b.descriptor.name));
+    const versions = new Map<string, DescriptorSummary['versions']>();
+    if (all.length > 0) {
+      for (const r of (await listDescriptorVersions(this.db.knex, { names: all.map((a) => a.descriptor.name) })) as { id: number; name: string; version: number; created: number }[]) {
+        versions.set(r.name, [...(versions.get(r.name) ?? []), { version: Number(r.version), descid: Number(r.id), created: Number(r.created) }]);
+      }
+    }
+    return all.map((r) => {
+      const d = r.descriptor;
+      return {
+        name: d.name,
+        description: d.description ?? null,
+        output: d.output,
+        priority: d.priority ?? 0,
+        version: r.version,
+        versions: versions.get(d.name) ?? [],
+        steps: d.steps.length,
+        // Named as CronTriggers names them: `<workflow>#<n>`, the n-th trigger of the descriptor.
+        triggers: (d.triggers ?? []).map((t, i) =>
+          t.kind === 'cron'
+            ? { kind: 'cron' as const, cronName: `${d.name}#${i + 1}`, schedule: t.schedule, params: t.params ?? {}, next: next(`${d.name}#${i + 1}`) }
+            : { kind: 'data' as const, dmtype: t.dmtype, timeFrom: t.timeFrom ?? null, timeTo: t.timeTo ?? null },
+        ),
+      };
+    });
   }
 }

@@ -1,9 +1,25 @@
 import { Router, type Request } from 'express';
 import { actorOf as actor } from '../../core/actor.js';
 import { coreErrors } from '../../core/errors.js';
+import { limitParam, oneOfParam, textParam, timeParam, wholeParam } from '../../core/params.js';
 import type { RmsService } from './index.js';
-import { parseJobFilter } from './jobQuery.js';
+import type { WorkflowQuery } from './reads.js';
+import { WORKFLOW_STATUSES } from './work.js';
 import { opsApi } from './opsRoutes.js';
+
+const DAY = /^\d{4}-\d{2}-\d{2}$/;
+
+/**
+ * The filter of Recent and History, the same for the page and its twin: `name`, `status`,
+ * `day` (YYYY-MM-DD, UTC: History) or `createdFrom`/`createdTo` (a span, `to` exclusive).
+ */
+export function workflowQuery(q: Record<string, unknown>): WorkflowQuery {
+  const day = textParam(q.day, 'day', 10);
+  if (day !== undefined && !DAY.test(day)) throw coreErrors.badRequest(`day must be a UTC day as YYYY-MM-DD; got ${JSON.stringify(day)}`);
+  const from = day === undefined ? timeParam(q.createdFrom, 'createdFrom') : timeParam(day, 'day');
+  const to = day === undefined ? timeParam(q.createdTo, 'createdTo') : from! + 86_400_000;
+  return { name: textParam(q.name, 'name', 64), status: oneOfParam(typeof q.status === 'string' ? q.status.toUpperCase() : q.status, 'status', WORKFLOW_STATUSES), createdFrom: from, createdTo: to };
+}
 
 function whole(value: unknown, what: string): number | undefined {
   if (value === undefined || value === '') return undefined;
@@ -27,13 +43,16 @@ export function rmsApi(rms: RmsService): Router {
   const api = Router();
   // Before /jobs/:id: its paths (/jobs/query, /jobs/count, …) would otherwise read as job ids.
   api.use(opsApi(rms, actor));
+  api.get('/descriptors', async (_req, res) => {
+    res.json({ descriptors: await rms.descriptors() });
+  });
   api.get('/workflows', async (req, res) => {
-    const q = req.query as Record<string, string | undefined>;
-    // A day (YYYY-MM-DD, UTC) is History's filter; createdFrom and createdTo a span of any length.
-    const day = q.day ? parseJobFilter({ createdFrom: q.day }).createdFrom : undefined;
-    const span = parseJobFilter({ createdFrom: q.createdFrom, createdTo: q.createdTo });
-    const created = day === undefined ? { createdFrom: span.createdFrom, createdTo: span.createdTo } : { createdFrom: day, createdTo: day + 86_400_000 };
-    res.json({ workflows: await rms.reads.listWorkflows({ before: whole(q.before, 'before'), limit: whole(q.limit, 'limit'), name: q.name || undefined, status: q.status || undefined, ...created }) });
+    const q = req.query as Record<string, unknown>;
+    res.json({ workflows: await rms.reads.listWorkflows({ ...workflowQuery(q), before: wholeParam(q.before, 'before', 1), limit: limitParam(q.limit) }) });
+  });
+  // Before /workflows/:id. Recent and History's "How many": a count on the index the list walks.
+  api.get('/workflows/count', async (req, res) => {
+    res.json({ count: await rms.reads.countWorkflows(workflowQuery(req.query as Record<string, unknown>)) });
   });
   api.post('/workflows', async (req, res) => {
     const b = body(req);

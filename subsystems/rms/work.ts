@@ -7,6 +7,9 @@ import { moveJobs, type PerJob } from './sql/jobs.js';
 export const JOB_STATUSES = ['WAITING', 'READY', 'CLAIMED', 'RUNNING', 'RETRY_WAIT', 'SUCCESS', 'FAILED', 'CANCELLED'] as const;
 export type JobStatus = (typeof JOB_STATUSES)[number];
 /** The states a job ends in; a step and a workflow end in the same ones. */
+/** A workflow's states: it is created RUNNING; an operator pauses and resumes it. */
+export const WORKFLOW_STATUSES = ['RUNNING', 'PAUSED', 'SUCCESS', 'FAILED', 'CANCELLED'] as const;
+
 export const FINISHED = ['SUCCESS', 'FAILED', 'CANCELLED'] as const satisfies readonly JobStatus[];
 export type FinishedStatus = (typeof FINISHED)[number];
 export const ACTIVE: readonly JobStatus[] = JOB_STATUSES.filter((s) => !isFinished(s));

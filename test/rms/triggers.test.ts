@@ -118,6 +118,16 @@ describe('cron triggers', () => {
     const workflows = (await h.knex('rms_workflow').where({ name: 'ticker' })) as { runid: string }[];
     expect(new Set(workflows.map((i) => i.runid)).size).toBe(workflows.length);
   });
+
+  test("the descriptors list gives a cron trigger's schedule and its next firing, the next whole second", async () => {
+    const asked = Date.now();
+    const ticker = (await h.rms.descriptors()).find((d) => d.name === 'ticker')!;
+    expect(ticker.triggers).toEqual([{ kind: 'cron', cronName: 'ticker#1', schedule: '*/1 * * * * *', params: { from: 'cron' }, next: expect.any(Number) }]);
+    const next = (ticker.triggers[0] as { next: number }).next;
+    expect(next % 1000).toBe(0);
+    expect(next).toBeGreaterThan(asked - 1000);
+    expect(next).toBeLessThanOrEqual(Math.ceil((Date.now() + 1) / 1000) * 1000);
+  });
 });
 
 describe('data triggers', () => {

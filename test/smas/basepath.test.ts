@@ -1,10 +1,12 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { addUser, sessionCookieOf } from '../helpers/auth.js';
+import type { RmsService } from '../../subsystems/rms/index.js';
+import { WORKFLOWS } from '../fixtures/rms-harness.js';
+import { addUser, sessionCookieOf, signIn } from '../helpers/auth.js';
 import { startApp, type App } from '../helpers/app.js';
 
 let app: App;
 beforeAll(async () => {
-  app = await startApp({ DPC_HTTP__BASEPATH: '/dpc' });
+  app = await startApp({ DPC_HTTP__BASEPATH: '/dpc' }, { descriptors: [WORKFLOWS] });
 });
 afterAll(async () => {
   await app?.close();
@@ -35,6 +37,28 @@ describe('the console under http.basePath, behind a reverse proxy', () => {
     expect(hrefs.filter((h) => !h.startsWith('/dpc/'))).toEqual([]);
     expect((await fetch(`${app.origin}/dpc/static/dpc.css`)).status).toBe(200);
     expect((await fetch(`${app.origin}/dpc/healthz`)).status).toBe(200);
+  });
+
+  test('every page of the console links, posts and loads its assets under the base path, and its forms come back under it', async () => {
+    const u = await addUser(app.dpc.db, app.t.config, 'operator');
+    const session = await signIn(app.base, u.username, u.password);
+    const rms = app.dpc.subsystems.find((s) => s.name === 'rms')!.service as RmsService;
+    const started = await rms.start('held', { params: { n: 1 } }, { username: u.username, reason: 'base path test' });
+    const [job] = await rms.reads.jobs(started.id, { limit: 1 });
+    const pages = ['/', '/rms/descriptors', '/rms/workflows', `/rms/workflows/${started.id}`, `/rms/jobs/${String(job.id)}`, '/rms/solutions', '/rms/configs', '/pfs/nodes', '/pfs/logs', '/ems/alerts', '/ems/mission-log', '/smas/audit'];
+    for (const path of pages) {
+      const res = await fetch(`${app.base}${path}`, { headers: session.headers() });
+      expect(res.status, path).toBe(200);
+      const urls = [...(await res.text()).matchAll(/\s(?:href|action|src|data-live|data-live-list)="([^"]+)"/g)].map((m) => m[1]);
+      expect(urls.filter((h) => !h.startsWith('/dpc/')), path).toEqual([]);
+    }
+    const res = await fetch(`${app.base}/pfs/pools/local/drain`, {
+      method: 'POST',
+      headers: { ...session.headers({ accept: 'text/html' }), 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ _csrf: session.csrf, reason: 'base path test' }).toString(),
+      redirect: 'manual',
+    });
+    expect(res.headers.get('location')).toMatch(/^\/dpc\/pfs\/nodes\?done=/);
   });
 
   test('outside the base path there is nothing', async () => {

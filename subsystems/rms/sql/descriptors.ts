@@ -14,3 +14,8 @@ export const insertDescriptor = defineQuery(
   (knex, p) => knex('rms_descriptor').insert(p).returning('id'),
 );
 
+
+/** Every version of some descriptors, newest first: a small table, one row per change of a descriptor. */
+export const listDescriptorVersions = defineQuery('rms.listDescriptorVersions', { names: ['daily'] }, (knex, p) =>
+  knex('rms_descriptor').select('id', 'name', 'version', 'created').whereIn('name', p.names).orderBy([{ column: 'name' }, { column: 'version', order: 'desc' }]),
+);

@@ -1,3 +1,4 @@
+import type { Knex } from 'knex';
 import { defineQuery } from '../../../core/query.js';
 
 export const WORKFLOW_COLUMNS = [
@@ -104,13 +105,31 @@ export const listWorkflows = defineQuery(
     created: null as { from: number; to: number; lo: number; hi: number } | null,
   },
   (knex, p) => {
-    const q = knex('rms_workflow').select(WORKFLOW_COLUMNS).orderBy('id', 'desc').limit(p.limit);
+    const q = whereWorkflows(knex('rms_workflow').select(WORKFLOW_COLUMNS).orderBy('id', 'desc').limit(p.limit), p);
     if (p.before !== null) q.where('id', '<', p.before);
-    if (p.name !== null) q.where('name', p.name);
-    if (p.status !== null) q.where('status', p.status);
-    if (p.created !== null) q.whereBetween('id', [p.created.lo, p.created.hi]).andWhere('created', '>=', p.created.from).andWhere('created', '<', p.created.to);
     return q;
   },
+);
+
+/** What Recent and History filter by: a name (rms_workflow_name_ix), a state (rms_workflow_status_ix), a span as a range of ids. */
+export interface WorkflowFilter {
+  name: string | null;
+  status: string | null;
+  created: { from: number; to: number; lo: number; hi: number } | null;
+}
+
+function whereWorkflows(q: Knex.QueryBuilder, p: WorkflowFilter): Knex.QueryBuilder {
+  if (p.name !== null) q.where('name', p.name);
+  if (p.status !== null) q.where('status', p.status);
+  if (p.created !== null) q.whereBetween('id', [p.created.lo, p.created.hi]).andWhere('created', '>=', p.created.from).andWhere('created', '<', p.created.to);
+  return q;
+}
+
+/** "How many": the workflows the filter matches, counted on the index the list walks. */
+export const countWorkflows = defineQuery(
+  'rms.countWorkflows',
+  { name: null as string | null, status: null as string | null, created: null as WorkflowFilter['created'] },
+  (knex, p) => whereWorkflows(knex('rms_workflow').count({ n: '*' }), p),
 );
 
 /** The parameters of workflows, which every task of theirs receives. */
