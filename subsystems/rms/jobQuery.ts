@@ -114,7 +114,9 @@ const timeOrUndefined = (v: unknown, what: string): number | undefined => {
   if (v === undefined || v === null || v === '') return undefined;
   if (typeof v === 'number' || /^\d+$/.test(String(v))) return wholeOrUndefined(v, what);
   const text = String(v);
-  const ms = Date.parse(/^\d{4}-\d{2}-\d{2}$/.test(text) ? `${text}T00:00:00Z` : text);
+  // Date.parse reads a date-time without an offset (what a datetime-local field sends) in the server's time zone.
+  const zoned = /^\d{4}-\d{2}-\d{2}$/.test(text) ? `${text}T00:00:00Z` : /^\d{4}-\d{2}-\d{2}T[\d:.]+$/.test(text) ? `${text}Z` : text;
+  const ms = Date.parse(zoned);
   if (Number.isNaN(ms)) throw rmsErrors.badParams(`job filter: ${what} must be a time (Unix ms, or ISO 8601 such as 2026-01-31 or 2026-01-31T12:00:00Z); got ${JSON.stringify(v)}`);
   return ms;
 };
