@@ -18,7 +18,7 @@ import { projectRoot, softwareVersion } from './paths.js';
 const UPLOT_DIST = dirname(createRequire(import.meta.url).resolve('uplot'));
 
 /** The console menu in the DPCT's order (ARCHITECTURE §8); only pages that exist are shown. */
-const MENU_ORDER = ['Welcome', 'DTS', 'RMS', 'PFS', 'Data management', 'AIM', 'BAM', 'GSR', 'DAAS', 'Logs', 'Configuration tracking', 'Mission log', 'Alerts', 'Monitor', 'Audit', 'Users'];
+const MENU_ORDER = ['Welcome', 'DTS', 'RMS', 'Jobs', 'Failure triage', 'PFS', 'Data management', 'AIM', 'BAM', 'GSR', 'DAAS', 'Logs', 'Configuration tracking', 'Mission log', 'Alerts', 'Monitor', 'Audit', 'Users'];
 
 /**
  * The paths open without signing in, each registered before SMAS's guard: the probes, the

@@ -15,6 +15,7 @@ import { createWorkflow, type StartRequest, type Started } from './workflows.js'
 import { recordConfig } from './provenance.js';
 import { JobQueue, transaction } from './queue.js';
 import { createOperations, type RmsOperations } from './operations.js';
+import { operationsPages } from './pages/operations.js';
 import { Registry } from './registry.js';
 import { rmsApi } from './routes.js';
 import { Reads } from './reads.js';
@@ -214,13 +215,22 @@ export function createRms(
   const tracking = new Tracking(db);
   const api = rmsApi(service);
   api.use(trackingApi(tracking));
+  const pages = trackingPages(tracking);
+  pages.use(operationsPages(service));
 
   let unsubscribe: (() => void) | undefined;
   return {
     name: 'rms',
     service,
     api,
-    pages: { router: trackingPages(tracking), menu: [{ title: 'Configuration tracking', path: '/rms/solutions' }] },
+    pages: {
+      router: pages,
+      menu: [
+        { title: 'Jobs', path: '/rms/jobs' },
+        { title: 'Failure triage', path: '/rms/triage' },
+        { title: 'Configuration tracking', path: '/rms/solutions' },
+      ],
+    },
     async start() {
       configid = await recordConfig(db, config, ctx.version, clock);
       for (const descriptor of services.descriptors) await registry.register(descriptor);
