@@ -66,6 +66,9 @@ export function createApp(dpc: Dpc): Express {
   });
   r.use(
     helmet({
+      // helmet's no-referrer makes a browser send `Origin: null` with a form's POST, which the
+      // origin check must refuse; same-origin keeps the origin (and referrer) for the console only.
+      referrerPolicy: { policy: 'same-origin' },
       // Server-rendered pages with their scripts and styles in /static only: nothing inline, nothing from elsewhere.
       contentSecurityPolicy: {
         useDefaults: true,
