@@ -36,6 +36,8 @@ const postEntry = (entry: unknown) => post('/api/ems/mission-log', JSON.stringif
 /** The console's pages in the DPCT's order. */
 const MENU = [
   { title: 'Welcome', path: '/' },
+  { title: 'Jobs', path: '/rms/jobs' },
+  { title: 'Failure triage', path: '/rms/triage' },
   { title: 'PFS', path: '/pfs/nodes' },
   { title: 'Logs', path: '/pfs/logs' },
   { title: 'Configuration tracking', path: '/rms/solutions' },
