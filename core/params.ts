@@ -1,13 +1,16 @@
 import { coreErrors } from './errors.js';
 
 /**
- * The query-string values of the console's pages and of their JSON twins, read alike: a
- * missing or empty value is undefined (a form's empty field filters nothing), anything else
- * is checked and refused with a 400 that names the parameter and what it got.
+ * The query-string values of the console's pages and of their JSON twins, and the fields of
+ * their forms and JSON bodies, read alike: a missing, empty or null value is undefined (a
+ * form's empty field filters nothing), anything else is checked and refused with a 400 that
+ * names the parameter and what it got.
  */
 
 function single(value: unknown, what: string): string | undefined {
-  if (value === undefined || value === '') return undefined;
+  if (value === undefined || value === null || value === '') return undefined;
+  // A JSON body's number reads as the text a form would send.
+  if (typeof value === 'number' && Number.isFinite(value)) return String(value);
   if (typeof value !== 'string') throw coreErrors.badRequest(`${what} must be given once, as text; got ${JSON.stringify(value)}`);
   return value;
 }
@@ -18,6 +21,13 @@ export function wholeParam(value: unknown, what: string, min = 0): number | unde
   const n = Number(text);
   if (!/^-?\d+$/.test(text.trim()) || !Number.isSafeInteger(n) || n < min) throw coreErrors.badRequest(`${what} must be a whole number of at least ${min}; got ${JSON.stringify(text)}`);
   return n;
+}
+
+/** The id of a path (`/jobs/:id`) or a field that must be there: a whole number of at least 1. */
+export function idParam(value: unknown, what: string): number {
+  const id = wholeParam(value, what, 1);
+  if (id === undefined) throw coreErrors.badRequest(`${what} is missing`);
+  return id;
 }
 
 /** How many rows a page shows: `limit` up to `max`, `fallback` when not given. */

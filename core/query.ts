@@ -53,6 +53,11 @@ export function insertedId(rows: unknown[]): number {
   return typeof first === 'object' ? Number(first.id) : Number(first);
 }
 
+/** A nullable numeric column as a number: drivers give a BIGINT as text (pg) or a number (SQLite), and NULL as null. */
+export function numberOrNull(v: unknown): number | null {
+  return v === null || v === undefined ? null : Number(v);
+}
+
 /** Oracle takes at most 1000 expressions in an IN list. */
 export const IN_LIST_MAX = 1000;
 

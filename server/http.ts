@@ -18,7 +18,7 @@ import { projectRoot, softwareVersion } from './paths.js';
 const UPLOT_DIST = dirname(createRequire(import.meta.url).resolve('uplot'));
 
 /** The console menu in the DPCT's order (ARCHITECTURE §8); only pages that exist are shown. */
-const MENU_ORDER = ['Welcome', 'DTS', 'Workflow manager', 'PFS', 'Data management', 'AIM', 'BAM', 'GSR', 'DAAS', 'Logs', 'Configuration tracking', 'Mission log', 'Alerts', 'Monitor', 'Audit', 'Users'];
+const MENU_ORDER = ['Welcome', 'DTS', 'Workflow manager', 'Jobs', 'Failure triage', 'PFS', 'Data management', 'AIM', 'BAM', 'GSR', 'DAAS', 'Logs', 'Configuration tracking', 'Mission log', 'Alerts', 'Monitor', 'Audit', 'Users'];
 
 /**
  * The paths open without signing in, each registered before SMAS's guard: the probes, the
@@ -66,6 +66,9 @@ export function createApp(dpc: Dpc): Express {
   });
   r.use(
     helmet({
+      // helmet's no-referrer makes a browser send `Origin: null` with a form's POST, which the
+      // origin check must refuse; same-origin keeps the origin (and referrer) for the console only.
+      referrerPolicy: { policy: 'same-origin' },
       // Server-rendered pages with their scripts and styles in /static only: nothing inline, nothing from elsewhere.
       contentSecurityPolicy: {
         useDefaults: true,

@@ -3,7 +3,7 @@ import type { Bus } from '../../core/bus.js';
 import type { Clock } from '../../core/clock.js';
 import type { Db } from '../../core/db.js';
 import { keyAfter } from '../../core/keyset.js';
-import { insertedId } from '../../core/query.js';
+import { insertedId, numberOrNull } from '../../core/query.js';
 import { emsErrors } from './errors.js';
 import { SEVERITIES, type Severity } from './missionLog.js';
 import { clearAlert, insertAlert, listAlerts, selectAlertKey, selectOpenAlert, type AlertRow } from './sql/alerts.js';
@@ -102,19 +102,18 @@ export class Alerts {
       after = keyAfter(key, o.before);
     }
     const rows = (await listAlerts(this.db.knex, { after, limit: Math.min(Math.max(o.limit ?? 50, 1), 500), state: o.state ?? null })) as AlertRow[];
-    const num = (v: unknown) => (v === null || v === undefined ? null : Number(v));
     return rows.map((r) => ({
       ...r,
       id: Number(r.id),
       created: Number(r.created),
       attempts: Number(r.attempts),
-      sent: num(r.sent),
-      acked: num(r.acked),
-      cleared: num(r.cleared),
-      workflowid: num(r.workflowid),
-      jobid: num(r.jobid),
-      nodeid: num(r.nodeid),
-      transferid: num(r.transferid),
+      sent: numberOrNull(r.sent),
+      acked: numberOrNull(r.acked),
+      cleared: numberOrNull(r.cleared),
+      workflowid: numberOrNull(r.workflowid),
+      jobid: numberOrNull(r.jobid),
+      nodeid: numberOrNull(r.nodeid),
+      transferid: numberOrNull(r.transferid),
     }));
   }
 

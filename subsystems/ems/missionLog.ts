@@ -3,7 +3,7 @@ import type { Db } from '../../core/db.js';
 import type { Clock } from '../../core/clock.js';
 import { isUniqueViolation } from '../../core/db.js';
 import { keyAfter } from '../../core/keyset.js';
-import { insertedId } from '../../core/query.js';
+import { insertedId, numberOrNull } from '../../core/query.js';
 import { emsErrors } from './errors.js';
 import { insertLogEntry, listLogEntries, selectLogEntryKey, type LogEntryRow, type LogFilter } from './sql/missionLog.js';
 
@@ -100,7 +100,6 @@ export class MissionLog {
       to: o.to ?? null,
       text: o.text ?? null,
     })) as LogEntryRow[];
-    const num = (v: unknown) => (v === null || v === undefined ? null : Number(v));
-    return rows.map((r) => ({ ...r, id: Number(r.id), created: Number(r.created), workflowid: num(r.workflowid), jobid: num(r.jobid), nodeid: num(r.nodeid), transferid: num(r.transferid), eventid: num(r.eventid) }));
+    return rows.map((r) => ({ ...r, id: Number(r.id), created: Number(r.created), workflowid: numberOrNull(r.workflowid), jobid: numberOrNull(r.jobid), nodeid: numberOrNull(r.nodeid), transferid: numberOrNull(r.transferid), eventid: numberOrNull(r.eventid) }));
   }
 }

@@ -2,6 +2,7 @@ import { Router, type Request } from 'express';
 import { actorOf, type Actor } from '../../core/actor.js';
 import type { Db } from '../../core/db.js';
 import { limitParam, queryString, textParam, wholeParam } from '../../core/params.js';
+import { numberOrNull } from '../../core/query.js';
 import type { RmsService } from '../rms/index.js';
 import type { SmasService } from '../smas/index.js';
 import { pfsErrors } from './errors.js';
@@ -45,8 +46,6 @@ export interface MonitorRow {
   detail: string | null;
 }
 
-const num = (v: unknown) => (v === null || v === undefined ? null : Number(v));
-
 /**
  * The PFS console: the Node Monitor (the DPCT's table of coordinators, pools and nodes, pool
  * occupancy, queue depth by priority), the Logs table, and a job's log by attempt — each a
@@ -77,7 +76,7 @@ export function pfsConsole(d: PagesDeps): { pages: Router; api: Router; nodeMoni
     const rows: MonitorRow[] = [
       ...processes.map((p) => ({ kind: 'coordinator' as const, name: p.id, status: p.state, date: p.heartbeat, detail: `${p.hostname} pid ${p.pid}, version ${p.version}${p.stopped !== null ? ', stopped' : ''}` })),
       ...poolList.map((p) => ({ kind: 'pool' as const, name: `pool ${p.name}`, status: p.state, date: p.changed, detail: p.reason })),
-      ...nodes.map((n) => ({ kind: 'node' as const, name: String(n.name), status: String(n.state), date: num(n.heartbeat), detail: (n.detail as string | null) ?? null })),
+      ...nodes.map((n) => ({ kind: 'node' as const, name: String(n.name), status: String(n.state), date: numberOrNull(n.heartbeat), detail: (n.detail as string | null) ?? null })),
     ];
     return {
       rows,
@@ -95,9 +94,9 @@ export function pfsConsole(d: PagesDeps): { pages: Router; api: Router; nodeMoni
     return rows.map((r) => ({
       ...r,
       id: Number(r.id),
-      jobid: num(r.jobid),
-      attempt: num(r.attempt),
-      workflowid: num(r.workflowid),
+      jobid: numberOrNull(r.jobid),
+      attempt: numberOrNull(r.attempt),
+      workflowid: numberOrNull(r.workflowid),
       maxbackupnumber: Number(r.maxbackupnumber),
       numberofbackup: Number(r.numberofbackup),
       bytes: Number(r.bytes),

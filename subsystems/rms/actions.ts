@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import type { Actor } from '../../core/actor.js';
 import type { Clock } from '../../core/clock.js';
 import type { Db } from '../../core/db.js';
 import type { Bus } from '../ems/index.js';
@@ -13,12 +14,8 @@ import { moveStep, selectSteps, type StepRow } from './sql/steps.js';
 import { lockWorkflow, moveWorkflow, type LockedWorkflow } from './sql/workflows.js';
 import { ACTIVE, JobWork, ref, type JobRef, type JobStatus } from './work.js';
 
-/** Who asks for an action, and why: recorded in smas_audit with the change. */
-export interface Actor {
-  username: string;
-  reason?: string;
-  address?: string;
-}
+// One Actor for every action: the reason an operator gives travels in it to the audit row.
+export type { Actor };
 
 export interface ActionDeps {
   db: Db;

@@ -1,4 +1,5 @@
 import type { Db } from '../../core/db.js';
+import { numberOrNull } from '../../core/query.js';
 import { rmsErrors } from './errors.js';
 import { countsOfWorkflowSteps, stepsOfWorkflows } from './sql/grid.js';
 import { countsOfWorkflow } from './sql/jobCounts.js';
@@ -55,8 +56,8 @@ export async function grid(db: Db, name: string, o: { n?: number; before?: numbe
       status: w.status,
       runid: w.runid,
       created: Number(w.created),
-      starttime: w.starttime === null ? null : Number(w.starttime),
-      endtime: w.endtime === null ? null : Number(w.endtime),
+      starttime: numberOrNull(w.starttime),
+      endtime: numberOrNull(w.endtime),
       cells: Object.fromEntries((byWorkflow.get(Number(w.id)) ?? []).map((s) => [s.name, { stepid: Number(s.id), status: s.status, counts: counts.get(Number(s.id)) ?? emptyCounts() }])),
     })),
     next: rows.length === n ? ids[ids.length - 1] : null,

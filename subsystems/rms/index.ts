@@ -16,6 +16,7 @@ import { createWorkflow, type StartRequest, type Started } from './workflows.js'
 import { recordConfig } from './provenance.js';
 import { JobQueue, transaction } from './queue.js';
 import { createOperations, type RmsOperations } from './operations.js';
+import { operationsPages } from './pages/operations.js';
 import { workflowPages } from './pages/workflows.js';
 import { Registry, type DescriptorSummary } from './registry.js';
 import { rmsApi } from './routes.js';
@@ -227,9 +228,12 @@ export function createRms(
     service,
     api,
     pages: {
-      router: Router().use(workflowPages(service), trackingPages(tracking)),
+      // Operations first: /rms/jobs/:id (one job) would otherwise take /rms/jobs/priority and /rms/jobs/bulk.
+      router: Router().use(operationsPages(service), workflowPages(service), trackingPages(tracking)),
       menu: [
         { title: 'Workflow manager', path: '/rms/workflows' },
+        { title: 'Jobs', path: '/rms/jobs' },
+        { title: 'Failure triage', path: '/rms/triage' },
         { title: 'Configuration tracking', path: '/rms/solutions' },
       ],
     },

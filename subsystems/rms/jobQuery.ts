@@ -12,6 +12,7 @@ import {
   selectJobsInSpans,
   selectQueuedJobs,
   selectWorkflowSpans,
+  stepNamesOf,
   stepWorkflow,
   type JobConditions,
   type Key,
@@ -62,6 +63,25 @@ const SORTS_OF: Record<JobPlan, { sorts: JobSort[]; initial: JobSort }> = {
   running: { sorts: ['id', '-id'], initial: '-id' },
   queue: { sorts: ['priority'], initial: 'priority' },
 };
+
+/** Why a filter cannot be read in claim order (`sort=priority`, the queue plan), or null when it can. */
+function notQueue(f: JobFilter): string | null {
+  if (f.pool === undefined) return 'sorting by priority is the queue of one pool: give pool';
+  if (f.status !== undefined && (f.status.length !== 1 || f.status[0] !== 'READY')) return 'sorting by priority is the queue: READY jobs only';
+  return null;
+}
+
+/** The sorts a page read by `plan` may ask for next: the plan's own, and claim order where the filter is one pool's READY jobs. */
+export function sortsOf(plan: JobPlan, filter: JobFilter): JobSort[] {
+  const own = SORTS_OF[plan].sorts;
+  return plan === 'queue' || notQueue(filter) !== null ? own : [...own, 'priority'];
+}
+
+/**
+ * The fields of a job filter in a query string, as the console's job query and the API read
+ * them (parseJobFilter; `step`, an id or a name with `workflow`, is read by the routes).
+ */
+export const JOB_FILTER_FIELDS = ['status', 'workflow', 'step', 'tasktype', 'pool', 'node', 'reason', 'exitCode', 'createdFrom', 'createdTo', 'finishedFrom', 'finishedTo'] as const;
 
 /** Job ids one statement of a page reads at most: a page never reads an unbounded range. */
 export const PAGE_SPAN = 20_000;
@@ -114,7 +134,9 @@ const timeOrUndefined = (v: unknown, what: string): number | undefined => {
   if (v === undefined || v === null || v === '') return undefined;
   if (typeof v === 'number' || /^\d+$/.test(String(v))) return wholeOrUndefined(v, what);
   const text = String(v);
-  const ms = Date.parse(/^\d{4}-\d{2}-\d{2}$/.test(text) ? `${text}T00:00:00Z` : text);
+  // Date.parse reads a date-time without an offset (what a datetime-local field sends) in the server's time zone.
+  const zoned = /^\d{4}-\d{2}-\d{2}$/.test(text) ? `${text}T00:00:00Z` : /^\d{4}-\d{2}-\d{2}T[\d:.]+$/.test(text) ? `${text}Z` : text;
+  const ms = Date.parse(zoned);
   if (Number.isNaN(ms)) throw rmsErrors.badParams(`job filter: ${what} must be a time (Unix ms, or ISO 8601 such as 2026-01-31 or 2026-01-31T12:00:00Z); got ${JSON.stringify(v)}`);
   return ms;
 };
@@ -176,8 +198,8 @@ export class JobQuery {
     if (f.finishedFrom !== undefined && statuses !== null && !finishedOnly) throw rmsErrors.badParams(`job filter: a finished time range finds only jobs that finished (${FINISHED.join(', ')}); got status ${statuses.join(', ')}`);
     let plan: JobPlan;
     if (sort === 'priority') {
-      if (f.pool === undefined) throw rmsErrors.badParams('job filter: sorting by priority is the queue of one pool: give pool');
-      if (statuses !== null && (statuses.length !== 1 || statuses[0] !== 'READY')) throw rmsErrors.badParams('job filter: sorting by priority is the queue: READY jobs only');
+      const refused = notQueue(f);
+      if (refused !== null) throw rmsErrors.badParams(`job filter: ${refused}`);
       f.status = ['READY'];
       plan = 'queue';
     } else if (f.workflowid !== undefined) plan = 'workflow';
@@ -273,6 +295,13 @@ export class JobQuery {
       if (scanned >= COUNT_SCAN) return { count, exact: false, plan: p.plan, from: 'rms_job' };
     }
     return { count, exact: true, plan: p.plan, from: 'rms_job' };
+  }
+
+  /** The names of steps by id, for a page of jobs (at most its limit of distinct steps). */
+  async stepNames(ids: number[]): Promise<Map<number, string>> {
+    const unique = [...new Set(ids)];
+    const rows = unique.length === 0 ? [] : ((await stepNamesOf(this.db.knex, { ids: unique })) as { id: number | string; name: string }[]);
+    return new Map(rows.map((r) => [Number(r.id), r.name]));
   }
 
   /** The finished jobs' span of time a `finished` plan reads: up to `now` unless told. */

@@ -1,11 +1,11 @@
 import { Router, type Request } from 'express';
 import { actorOf as actor } from '../../core/actor.js';
 import { coreErrors } from '../../core/errors.js';
-import { limitParam, oneOfParam, textParam, timeParam, wholeParam } from '../../core/params.js';
+import { idParam, limitParam, oneOfParam, textParam, timeParam, wholeParam } from '../../core/params.js';
 import type { RmsService } from './index.js';
 import type { WorkflowQuery } from './reads.js';
 import { WORKFLOW_STATUSES } from './work.js';
-import { opsApi } from './opsRoutes.js';
+import { opsApi, priorityParam } from './opsRoutes.js';
 
 const DAY = /^\d{4}-\d{2}-\d{2}$/;
 
@@ -21,18 +21,7 @@ export function workflowQuery(q: Record<string, unknown>): WorkflowQuery {
   return { name: textParam(q.name, 'name', 64), status: oneOfParam(typeof q.status === 'string' ? q.status.toUpperCase() : q.status, 'status', WORKFLOW_STATUSES), createdFrom: from, createdTo: to };
 }
 
-function whole(value: unknown, what: string): number | undefined {
-  if (value === undefined || value === '') return undefined;
-  const n = Number(value);
-  if (!Number.isSafeInteger(n)) throw coreErrors.badRequest(`${what} must be a whole number; got ${JSON.stringify(value)}`);
-  return n;
-}
-
-function id(req: Request, what = 'id'): number {
-  const n = whole(req.params[what], what);
-  if (n === undefined || n < 1) throw coreErrors.badRequest(`${what} must be a positive whole number; got ${JSON.stringify(req.params[what])}`);
-  return n;
-}
+const id = (req: Request, what = 'id'): number => idParam(req.params[what], what);
 
 function body(req: Request): Record<string, unknown> {
   return (req.body ?? {}) as Record<string, unknown>;
@@ -58,7 +47,7 @@ export function rmsApi(rms: RmsService): Router {
     const b = body(req);
     if (typeof b.name !== 'string') throw coreErrors.badRequest('name (the workflow to start) is missing');
     if (b.params !== undefined && (b.params === null || typeof b.params !== 'object' || Array.isArray(b.params))) throw coreErrors.badRequest('params must be a JSON object');
-    const started = await rms.start(b.name, { params: b.params as Record<string, unknown> | undefined, priority: whole(b.priority, 'priority') }, actor(req, res));
+    const started = await rms.start(b.name, { params: b.params as Record<string, unknown> | undefined, priority: priorityParam(b.priority) }, actor(req, res));
     res.status(started.created ? 201 : 200).json(started);
   });
   api.post('/backfill', async (req, res) => {
@@ -71,7 +60,7 @@ export function rmsApi(rms: RmsService): Router {
   });
   api.get('/workflows/:id/jobs', async (req, res) => {
     const q = req.query as Record<string, string | undefined>;
-    res.json({ jobs: await rms.reads.jobs(id(req), { after: whole(q.after, 'after'), limit: whole(q.limit, 'limit'), status: q.status || undefined }) });
+    res.json({ jobs: await rms.reads.jobs(id(req), { after: wholeParam(q.after, 'after'), limit: wholeParam(q.limit, 'limit'), status: q.status || undefined }) });
   });
   for (const action of ['pause', 'resume', 'cancel'] as const) {
     api.post(`/workflows/:id/${action}`, async (req, res) => {
@@ -87,8 +76,8 @@ export function rmsApi(rms: RmsService): Router {
   });
   api.get('/jobs/failed', async (req, res) => {
     const q = req.query as Record<string, string | undefined>;
-    const since = whole(q.since, 'since') ?? Date.parse(new Date().toISOString().slice(0, 10));
-    res.json({ jobs: await rms.reads.failedSince(since, { beforeEnd: whole(q.beforeEnd, 'beforeEnd'), beforeId: whole(q.beforeId, 'beforeId'), limit: whole(q.limit, 'limit') }) });
+    const since = wholeParam(q.since, 'since') ?? Date.parse(new Date().toISOString().slice(0, 10));
+    res.json({ jobs: await rms.reads.failedSince(since, { beforeEnd: wholeParam(q.beforeEnd, 'beforeEnd'), beforeId: wholeParam(q.beforeId, 'beforeId'), limit: wholeParam(q.limit, 'limit') }) });
   });
   api.get('/jobs/:id', async (req, res) => {
     res.json(await rms.reads.job(id(req)));
@@ -100,14 +89,14 @@ export function rmsApi(rms: RmsService): Router {
     });
   }
   api.post('/jobs/:id/priority', async (req, res) => {
-    const priority = whole(body(req).priority, 'priority');
+    const priority = priorityParam(body(req).priority);
     if (priority === undefined) throw coreErrors.badRequest('priority is missing');
     await rms.actions.setPriority(id(req), priority, actor(req, res));
     res.json(await rms.reads.job(id(req)));
   });
   api.get('/queue/:pool', async (req, res) => {
     const q = req.query as Record<string, string | undefined>;
-    res.json({ jobs: await rms.reads.queue(req.params.pool, { afterPriority: whole(q.afterPriority, 'afterPriority'), afterId: whole(q.afterId, 'afterId'), limit: whole(q.limit, 'limit') }) });
+    res.json({ jobs: await rms.reads.queue(req.params.pool, { afterPriority: priorityParam(q.afterPriority, 'afterPriority'), afterId: wholeParam(q.afterId, 'afterId'), limit: wholeParam(q.limit, 'limit') }) });
   });
   api.get('/totals', async (_req, res) => {
     res.json(await rms.reads.totals());

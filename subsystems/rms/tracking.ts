@@ -1,14 +1,14 @@
 import type { Db } from '../../core/db.js';
+import { numberOrNull } from '../../core/query.js';
 import { rmsErrors } from './errors.js';
 import { canonicalConfig } from './provenance.js';
 import { selectConfig, selectSolution } from './sql/solutions.js';
 import { listConfigs, listSolutions, metaOfInput, metaOfOutput } from './sql/tracking.js';
 
-const num = (v: unknown) => (v === null || v === undefined ? null : Number(v));
 const clamp = (n: number | undefined) => Math.min(Math.max(n ?? 50, 1), 500);
 
 function solutionRow(r: Record<string, unknown>) {
-  return { ...r, id: Number(r.id), configid: num(r.configid), workflowid: num(r.workflowid), generationtime: Number(r.generationtime), automaticallygenerated: Number(r.automaticallygenerated) };
+  return { ...r, id: Number(r.id), configid: numberOrNull(r.configid), workflowid: numberOrNull(r.workflowid), generationtime: Number(r.generationtime), automaticallygenerated: Number(r.automaticallygenerated) };
 }
 
 function metaRow(r: Record<string, unknown>) {

@@ -1,15 +1,8 @@
 import { Router } from 'express';
-import { coreErrors } from '../../core/errors.js';
-import { limitParam, queryString, textParam, wholeParam } from '../../core/params.js';
+import { idParam, limitParam, queryString, textParam, wholeParam } from '../../core/params.js';
 import type { Tracking } from './tracking.js';
 
 const PAGE = 50;
-
-function idParam(value: unknown, what: string): number {
-  const id = wholeParam(value, what, 1);
-  if (id === undefined) throw coreErrors.badRequest(`${what} is missing`);
-  return id;
-}
 
 /** The query of the solutions list, the same for the page and its twin: a page by key, a data-model type. */
 function solutionsQuery(query: Record<string, unknown>) {

@@ -1,4 +1,5 @@
 import type { Db } from '../../core/db.js';
+import { numberOrNull } from '../../core/query.js';
 import type { Actor } from './actions.js';
 import { BULK_SPAN, type BulkActions, type BulkResult, type JobKeyRow } from './bulk.js';
 import { rmsErrors } from './errors.js';
@@ -80,7 +81,7 @@ export class FailureTriage {
       const rows = (await this.query.read(this.db.knex, p, slice, 'asc', BULK_SPAN, true)) as (JobKeyRow & { endtime: number | string; attempts: number | string })[];
       for (const r of rows) {
         const pattern = normaliseReason(r.reason);
-        const nodeid = r.nodeid === null ? null : Number(r.nodeid);
+        const nodeid = numberOrNull(r.nodeid);
         const key = JSON.stringify([pattern, r.tasktype, nodeid]);
         const endtime = Number(r.endtime);
         const example = { jobid: Number(r.id), workflowid: Number(r.workflowid), reason: r.reason, attempt: Number(r.attempts), log: `/api/pfs/jobs/${Number(r.id)}/log?attempt=${Number(r.attempts)}` };
@@ -102,7 +103,7 @@ export class FailureTriage {
   retry(group: GroupKey, who: Actor): Promise<BulkResult> {
     if (typeof group.pattern !== 'string' || group.pattern === '' || group.pattern.length > PATTERN_MAX) throw rmsErrors.badParams('triage retry: pattern (the group\'s normalised reason) is missing or too long');
     if (typeof group.tasktype !== 'string' || group.tasktype === '') throw rmsErrors.badParams('triage retry: tasktype (the group\'s task type) is missing');
-    const accept = (r: JobKeyRow) => normaliseReason(r.reason) === group.pattern && (r.nodeid === null ? null : Number(r.nodeid)) === group.nodeid;
+    const accept = (r: JobKeyRow) => normaliseReason(r.reason) === group.pattern && numberOrNull(r.nodeid) === group.nodeid;
     return this.bulk.run(
       'retry',
       { status: ['FAILED'], finishedFrom: group.from, finishedTo: group.to, tasktype: group.tasktype, ...(group.nodeid === null ? {} : { nodeid: group.nodeid }) },

@@ -90,4 +90,16 @@ describe('the job query', () => {
     expect(() => parseJobFilter({ createdFrom: '2026-02-01', createdTo: '2026-01-01' })).toThrow(/createdTo must be after createdFrom/);
     expect(parseJobFilter({ createdFrom: '2026-01-01' }).createdFrom).toBe(Date.UTC(2026, 0, 1));
   });
+
+  test('reads a date-time without an offset, as a datetime-local field sends it, as UTC whatever the server’s time zone', () => {
+    const zone = process.env.TZ;
+    process.env.TZ = 'America/New_York';
+    try {
+      expect(parseJobFilter({ finishedFrom: '2026-01-31T12:00', finishedTo: '2026-01-31T12:30:15' })).toEqual({ finishedFrom: Date.UTC(2026, 0, 31, 12), finishedTo: Date.UTC(2026, 0, 31, 12, 30, 15) });
+      expect(parseJobFilter({ createdFrom: '2026-01-31T12:00:00+01:00' }).createdFrom).toBe(Date.UTC(2026, 0, 31, 11));
+    } finally {
+      if (zone === undefined) delete process.env.TZ;
+      else process.env.TZ = zone;
+    }
+  });
 });

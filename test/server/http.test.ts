@@ -37,6 +37,8 @@ const postEntry = (entry: unknown) => post('/api/ems/mission-log', JSON.stringif
 const MENU = [
   { title: 'Welcome', path: '/' },
   { title: 'Workflow manager', path: '/rms/workflows' },
+  { title: 'Jobs', path: '/rms/jobs' },
+  { title: 'Failure triage', path: '/rms/triage' },
   { title: 'PFS', path: '/pfs/nodes' },
   { title: 'Logs', path: '/pfs/logs' },
   { title: 'Configuration tracking', path: '/rms/solutions' },

@@ -94,4 +94,11 @@ describe('cross-site requests', () => {
     });
     expect(res.status).toBe(201);
   });
+
+  test("pages let a browser send the console's origin with their forms' POSTs (Referrer-Policy same-origin, not no-referrer, whose Origin is null)", async () => {
+    for (const path of ['/smas/signin', '/rms/jobs']) {
+      const res = await fetch(app.base + path, { headers: session.headers(), redirect: 'manual' });
+      expect(res.headers.get('referrer-policy'), path).toBe('same-origin');
+    }
+  });
 });

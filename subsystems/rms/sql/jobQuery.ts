@@ -220,6 +220,9 @@ export const setJobsPriority = defineQuery('rms.setJobsPriority', { ids: [1, 2],
 );
 
 /** The workflow of a step: a step's jobs are found through its workflow's range. */
+/** Steps' names by id (the primary key), for a page of jobs. */
+export const stepNamesOf = defineQuery('rms.stepNamesOf', { ids: [1, 2] }, (knex, p) => knex('rms_step').select('id', 'name').whereIn('id', p.ids));
+
 export const stepWorkflow = defineQuery('rms.stepWorkflow', { id: 1 }, (knex, p) => knex('rms_step').select('id', 'workflowid', 'name').where('id', p.id));
 
 /** Jobs by id as a bulk action needs them (its selection of ids). */
