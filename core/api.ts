@@ -13,12 +13,12 @@ import { describeIssue } from './issues.js';
 
 export type Method = 'get' | 'post';
 
-export interface Operation {
+export interface Operation<B extends z.ZodType = z.ZodType> {
   /** One line, as the console names the action. */
   summary: string;
   description?: string;
   /** The JSON body, checked before the handler runs; the handler sees what it parsed to. */
-  body?: z.ZodType;
+  body?: B;
   /** The query-string parameters (documented; the handler reads them through core/params.ts). */
   query?: z.ZodObject;
   /** What each path parameter (`:id`) is; a parameter not named here is described by its name. */
@@ -36,6 +36,9 @@ export const Reason = z.string().max(1000).optional().describe('why: recorded in
 
 /** The body of an action that takes nothing but its reason. */
 export const ReasonBody = z.object({ reason: Reason });
+
+/** A field's own message for when it is not there at all (`z.string({ error: missing('name … is missing') })`); other faults are worded by describeIssue. */
+export const missing = (message: string) => (iss: { input: unknown }) => (iss.input === undefined ? message : undefined);
 
 /** A query-string parameter: text as the query string gives it, described for the document. */
 export const param = (description: string) => z.string().optional().describe(description);
@@ -67,7 +70,13 @@ function validator(operation: Operation): RequestHandler {
 /** The path parameters of an express pattern (`/jobs/:id/log` has `id`), each as text. */
 type PathParams<P extends string> = P extends `${string}:${infer Name}/${infer Rest}` ? { [K in Name]: string } & PathParams<`/${Rest}`> : P extends `${string}:${infer Name}` ? { [K in Name]: string } : Record<never, string>;
 
-export function route<P extends string>(router: Router, method: Method, path: P, operation: Operation, handler: (req: Request<PathParams<P>>, res: Response) => unknown): void {
+export function route<P extends string, B extends z.ZodType = z.ZodUnknown>(
+  router: Router,
+  method: Method,
+  path: P,
+  operation: Operation<B>,
+  handler: (req: Request<PathParams<P>, unknown, z.output<B>>, res: Response) => unknown,
+): void {
   router[method](path, validator(operation), handler as unknown as RequestHandler);
 }
 

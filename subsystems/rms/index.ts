@@ -35,6 +35,7 @@ export type { RmsOperations } from './operations.js';
 export type { Started } from './workflows.js';
 export type { WorkAtAGlance } from './overview.js';
 export { rmsErrors } from './errors.js';
+export { isFinished } from './work.js';
 
 export interface RmsService {
   /** Checks and versions a workflow descriptor; throws naming the workflow and step. */

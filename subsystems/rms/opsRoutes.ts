@@ -1,6 +1,6 @@
 import { Router, type Request, type Response } from 'express';
 import { z } from 'zod';
-import { param, Reason, route } from '../../core/api.js';
+import { missing, param, Reason, route } from '../../core/api.js';
 import { coreErrors } from '../../core/errors.js';
 import type { Actor } from './actions.js';
 import { BULK_ACTIONS } from './bulk.js';
@@ -21,9 +21,6 @@ function sortOf(value: unknown): JobSort | undefined {
   if (!(JOB_SORTS as readonly unknown[]).includes(value)) throw coreErrors.badRequest(`sort must be one of ${JOB_SORTS.join(', ')}; got ${JSON.stringify(value)}`);
   return value as JobSort;
 }
-
-/** A field's message when it is not there at all; other faults get the field's path and what it got. */
-const missing = (message: string) => (iss: { input: unknown }) => (iss.input === undefined ? message : undefined);
 
 /** The job query's filter: the query string of GET /jobs/query, or a bulk action's `filter`. */
 const filterQuery = z.object({
@@ -102,11 +99,11 @@ export function opsApi(rms: RmsService, actor: (req: Request, res: Response) => 
     res.json(await rms.ops.jobs.count(await filterOf(req.query as Record<string, unknown>), now()));
   });
   route(api, 'post', '/jobs/bulk', { summary: 'A bulk action: resume, retry, cancel or re-prioritise every job a filter matches', body: BulkBody, returns: 'how many matched and changed' }, async (req, res) => {
-    const b = req.body as z.infer<typeof BulkBody>;
+    const b = req.body;
     res.json(await rms.ops.bulk.run(b.action, await filterOf(b.filter), actor(req, res), { priority: b.priority }));
   });
   route(api, 'post', '/jobs/priority', { summary: 'Change jobs priority: a selection of jobs', body: JobsPriorityBody, returns: 'how many changed' }, async (req, res) => {
-    const b = req.body as z.infer<typeof JobsPriorityBody>;
+    const b = req.body;
     const raw = Array.isArray(b.ids) ? b.ids : b.ids.split(',');
     const ids = raw.map((v, i) => whole(typeof v === 'string' ? v.trim() : v, `ids[${i}]`)!);
     res.json(await rms.ops.bulk.prioritise(ids, b.priority, actor(req, res)));
@@ -122,7 +119,7 @@ export function opsApi(rms: RmsService, actor: (req: Request, res: Response) => 
     res.json(await rms.ops.triage.groups(from, f.finishedTo ?? Math.max(at + 1, from + DAY_MS), at));
   });
   route(api, 'post', '/triage/retry', { summary: 'Retry a triage group: a bulk retry of its failed jobs', body: TriageRetryBody, returns: 'how many matched and changed' }, async (req, res) => {
-    const b = req.body as z.infer<typeof TriageRetryBody>;
+    const b = req.body;
     const f = parseJobFilter({ finishedFrom: b.from, finishedTo: b.to });
     if (f.finishedFrom === undefined || f.finishedTo === undefined) throw coreErrors.badRequest('from and to (the range the triage group was found in) are missing');
     res.json(await rms.ops.triage.retry({ from: f.finishedFrom, to: f.finishedTo, pattern: b.pattern ?? '', tasktype: b.tasktype ?? '', nodeid: b.node ?? null }, actor(req, res)));

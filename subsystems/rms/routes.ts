@@ -1,7 +1,7 @@
 import { Router, type Request } from 'express';
 import { z } from 'zod';
 import { actorOf as actor } from '../../core/actor.js';
-import { param, Reason, ReasonBody, route } from '../../core/api.js';
+import { missing, param, Reason, ReasonBody, route } from '../../core/api.js';
 import { coreErrors } from '../../core/errors.js';
 import type { RmsService } from './index.js';
 import { parseJobFilter } from './jobQuery.js';
@@ -19,9 +19,6 @@ function id(req: Request, what = 'id'): number {
   if (n === undefined || n < 1) throw coreErrors.badRequest(`${what} must be a positive whole number; got ${JSON.stringify(req.params[what])}`);
   return n;
 }
-
-/** A field's message when it is not there at all; other faults get the field's path and what it got. */
-const missing = (message: string) => (iss: { input: unknown }) => (iss.input === undefined ? message : undefined);
 
 const Priority = z.number().int().describe('higher runs first (-1000 to 1000)');
 
@@ -65,12 +62,12 @@ export function rmsApi(rms: RmsService): Router {
     res.json({ workflows: await rms.reads.listWorkflows({ before: whole(q.before, 'before'), limit: whole(q.limit, 'limit'), name: q.name || undefined, status: q.status || undefined, ...created }) });
   });
   route(api, 'post', '/workflows', { summary: 'Start a workflow by hand', body: StartWorkflowBody, status: 201, returns: '{id, created, jobs}; 200 and created false when it existed' }, async (req, res) => {
-    const b = req.body as z.infer<typeof StartWorkflowBody>;
+    const b = req.body;
     const started = await rms.start(b.name, { params: b.params, priority: b.priority }, actor(req, res));
     res.status(started.created ? 201 : 200).json(started);
   });
   route(api, 'post', '/backfill', { summary: 'Backfill: one workflow per day of a range', body: BackfillBody, status: 201, returns: '{workflows}: one {id, created, jobs} per day' }, async (req, res) => {
-    const b = req.body as z.infer<typeof BackfillBody>;
+    const b = req.body;
     res.status(201).json({ workflows: await rms.backfill(b.name, b.from, b.to, actor(req, res)) });
   });
   route(api, 'get', '/workflows/:id', { summary: 'One workflow with its steps and their jobs by state', params: workflowId }, async (req, res) => {
@@ -95,7 +92,7 @@ export function rmsApi(rms: RmsService): Router {
     res.json({ resumed: await rms.actions.resumeFailed(id(req), actor(req, res)) });
   });
   route(api, 'post', '/workflows/:id/reprocess', { summary: 'Reprocess a finished workflow under a new solution', params: workflowId, body: ReprocessBody, status: 201, returns: 'the new workflow: {id, created, jobs}' }, async (req, res) => {
-    res.status(201).json(await rms.reprocess(id(req), { failedOnly: (req.body as z.infer<typeof ReprocessBody>).failedOnly === true }, actor(req, res)));
+    res.status(201).json(await rms.reprocess(id(req), { failedOnly: req.body.failedOnly === true }, actor(req, res)));
   });
   route(api, 'get', '/jobs/failed', {
     summary: 'Jobs failed since a time, latest first',
@@ -116,7 +113,7 @@ export function rmsApi(rms: RmsService): Router {
     });
   }
   route(api, 'post', '/jobs/:id/priority', { summary: "Change a job's priority", params: jobId, body: JobPriorityBody, returns: 'the job' }, async (req, res) => {
-    await rms.actions.setPriority(id(req), (req.body as z.infer<typeof JobPriorityBody>).priority, actor(req, res));
+    await rms.actions.setPriority(id(req), req.body.priority, actor(req, res));
     res.json(await rms.reads.job(id(req)));
   });
   route(api, 'get', '/queue/:pool', {

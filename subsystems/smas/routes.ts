@@ -158,7 +158,7 @@ function nameOf(req: Request): string {
 }
 
 // The bodies' types; what a user name, role, password or label must be is the accounts' rule, the Users page's too.
-export const SignOutBody = z.object({ everywhere: z.boolean().optional().describe("end all of the user's sessions") });
+export const SignOutBody = z.object({ everywhere: z.boolean().optional().describe("end all of the user's sessions"), reason: Reason });
 export const TokenBody = z.object({ label: z.string().optional().describe('what the token is for, 1 to 100 characters'), reason: Reason });
 export const AddUserBody = z.object({
   username: z.string().optional().describe('2 to 64 of a-z 0-9 . _ -, starting with a letter'),
