@@ -64,7 +64,7 @@ export function addOperatorCommands(program: Command, serverUrl: () => string, t
    */
   const wait = async (ids: number[], label: string): Promise<void> => {
     const bar = process.stdout.isTTY
-      ? new cliProgress.SingleBar({ format: `${label} [{bar}] {value}/{total} jobs done, {failed} failed`, stream: process.stdout, hideCursor: true }, cliProgress.Presets.shades_classic)
+      ? new cliProgress.SingleBar({ format: `${label} [{bar}] {value}/{total} jobs done, {failed} failed`, stream: process.stdout }, cliProgress.Presets.shades_classic)
       : undefined;
     let shown = '';
     let states: WorkflowState[];
