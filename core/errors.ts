@@ -89,6 +89,8 @@ export const coreErrors = {
     503,
     (origin: string, why: string) => `no DPC server answers at ${origin} (${why}); start one or give --url`,
   ),
+  /** `dpc workflow start --wait` or `backfill --wait` saw a workflow end FAILED or CANCELLED: the command exits non-zero. */
+  workflowsEnded: defineError('DPC_CLI_WORKFLOW', 409, (which: string) => which),
   serverAnswer: defineError('DPC_CLI_ANSWER', 502, (origin: string, status: string) => `the server at ${origin} answered ${status}, not a DPC error`),
 };
 

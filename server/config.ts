@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import type { z } from 'zod';
 import { configSchema, type Config } from '../config/schema.js';
 import { coreErrors } from '../core/errors.js';
+import { describeIssue } from '../core/issues.js';
 import { projectRoot } from './paths.js';
 
 type Tree = { [key: string]: unknown };
@@ -33,7 +33,7 @@ export function loadConfig(options: LoadOptions = {}): Config {
   }
   readSecretFiles(merged, '');
   const parsed = configSchema.safeParse(merged);
-  if (!parsed.success) throw coreErrors.config(describeIssue(parsed.error.issues[0], merged));
+  if (!parsed.success) throw coreErrors.config(describeIssue(parsed.error.issues[0], merged, (path, got) => (SECRET_KEY.test(path) && !path.endsWith('File') ? '(secret)' : JSON.stringify(got))));
   return parsed.data;
 }
 
@@ -110,37 +110,6 @@ function readSecretFiles(node: Tree, prefix: string): void {
       }
     }
   }
-}
-
-function describeIssue(issue: z.core.$ZodIssue, input: Tree): string {
-  const path = issue.path.map(String).join('.');
-  const got = issue.path.reduce<unknown>((node, key) => (isTree(node) ? node[String(key)] : undefined), input);
-  const shown = SECRET_KEY.test(path) && !path.endsWith('File') ? '(secret)' : JSON.stringify(got);
-  switch (issue.code) {
-    case 'unrecognized_keys':
-      return `unknown key ${[path, issue.keys[0]].filter(Boolean).join('.')}`;
-    case 'invalid_value':
-      return `${path} must be one of ${issue.values.join(', ')}; got ${shown}`;
-    case 'invalid_type':
-      // Zod calls a non-integer number "an int"; an operator reads "a whole number".
-      return `${path} must be ${issue.expected === 'int' ? 'a whole number' : article(issue.expected)}; got ${got === undefined ? 'nothing' : shown}`;
-    case 'too_small':
-      // For text the bound is a length, not a value.
-      if (issue.origin === 'string') return `${path} must ${Number(issue.minimum) === 1 ? 'not be empty' : `have at least ${issue.minimum} characters`}; got ${shown}`;
-      return `${path} must be at least ${issue.minimum}; got ${shown}`;
-    case 'too_big':
-      if (issue.origin === 'string') return `${path} must have at most ${issue.maximum} characters; got ${shown}`;
-      return `${path} must be at most ${issue.maximum}; got ${shown}`;
-    case 'invalid_format':
-      // The schema words its patterns as what the value must be ("a lower-case SQL identifier").
-      return `${path} must be ${/^Invalid/.test(issue.message) ? `text matching ${issue.pattern ?? issue.format}` : issue.message}; got ${shown}`;
-    default:
-      return `${path} ${issue.message.replace(/^Invalid input: /, '').toLowerCase()}; got ${shown}`;
-  }
-}
-
-function article(type: string): string {
-  return /^[aeiou]/.test(type) ? `an ${type}` : `a ${type}`;
 }
 
 function isTree(value: unknown): value is Tree {

@@ -5,12 +5,14 @@ import cookieParser from 'cookie-parser';
 import express, { type ErrorRequestHandler, type Express, type Request } from 'express';
 import helmet from 'helmet';
 import { hasRole, type SignedIn } from '../core/actor.js';
+import { route, routesOf } from '../core/api.js';
 import { isOutage } from '../core/db.js';
 import { coreErrors, DpcError, messageOf } from '../core/errors.js';
 import type { Page } from '../core/subsystem.js';
 import { CSRF_FIELD, requireMetricsToken } from '../subsystems/smas/index.js';
 import { describeTarget } from './db.js';
 import type { Dpc } from './lifecycle.js';
+import { openApiDocument } from './openapi.js';
 import { overview } from './overview.js';
 import { projectRoot, softwareVersion } from './paths.js';
 
@@ -125,7 +127,7 @@ export function createApp(dpc: Dpc): Express {
   r.use('/smas', auth.signIn);
   r.use(auth.guard);
 
-  r.get('/api/smas/overview', async (_req, res) => {
+  route(r, 'get', '/api/smas/overview', { summary: "The Welcome page's today at a glance, with this process's subsystem states" }, async (_req, res) => {
     res.json({ process: dpc.processId, subsystems: dpc.smas.states(), ...(await overview(dpc, Date.now())) });
   });
   r.get('/', async (_req, res) => {
@@ -139,6 +141,13 @@ export function createApp(dpc: Dpc): Express {
       processId: dpc.processId,
       glance,
     });
+  });
+
+  // Made at the first request, when every route is in the router; the routes do not change after.
+  let document: Record<string, unknown> | undefined;
+  route(r, 'get', '/api/openapi.json', { summary: 'This document: the OpenAPI 3.1 description of every /api route' }, (_req, res) => {
+    document ??= openApiDocument(routesOf(r), { version: softwareVersion, basePath });
+    res.json(document);
   });
 
   for (const s of dpc.subsystems) {

@@ -1,6 +1,8 @@
 import { Router, type Request, type Response } from 'express';
 import type { Knex } from 'knex';
+import { z } from 'zod';
 import { actorOf } from '../../core/actor.js';
+import { param, Reason, route } from '../../core/api.js';
 import { limitParam, oneOfParam, queryString, textParam, timeParam, wholeParam } from '../../core/params.js';
 import { SUBSYSTEM_NAMES } from '../../core/subsystem.js';
 import { ALERT_STATES, type Alerts, type AlertState } from './alerts.js';
@@ -27,6 +29,13 @@ function logQuery(query: Record<string, unknown>): LogQuery {
 /** Records an action in the audit (SMAS's, which is made after EMS: its service reaches EMS through this). */
 export type Audit = (trx: Knex.Transaction, entry: { username: string; address?: string; reason?: string; action: string; target?: string }) => Promise<void>;
 
+/** An operator's entry; its severity and text are checked by the mission log, for the page's form too. */
+export const MissionLogEntryBody = z.object({
+  severity: z.string().optional().describe(`one of ${SEVERITIES.join(', ')}; INFO by default`),
+  message: z.string().optional().describe('the entry'),
+  reason: Reason,
+});
+
 /** An operator's entry, audited with who added it and from where. */
 function addEntry(missionLog: MissionLog, audit: Audit, req: Request, res: Response): Promise<number> {
   // Express 5 leaves the body undefined when no parser took it (no content type).
@@ -46,13 +55,30 @@ function alertState(value: unknown): AlertState | undefined {
 /** GET/POST /api/ems/mission-log, GET /api/ems/alerts. */
 export function emsApi(missionLog: MissionLog, alerts: Alerts, audit: Audit): Router {
   const api = Router();
-  api.get('/mission-log', async (req, res) => {
+  route(api, 'get', '/mission-log', {
+    summary: 'The mission log newest first',
+    query: z.object({
+      severity: param(`one of ${SEVERITIES.join(', ')}`),
+      subsystem: param(`one of ${SUBSYSTEM_NAMES.join(', ')}`),
+      workflow: param('a workflow id'),
+      from: param('at or after (UTC YYYY-MM-DD[THH:MM[:SS]] or Unix ms)'),
+      to: param('before'),
+      q: param('text anywhere in the message, any case'),
+      before: param('the id of the last entry of the page before'),
+      limit: param('at most 500'),
+    }),
+    returns: '{entries}',
+  }, async (req, res) => {
     res.json({ entries: await missionLog.list(logQuery(req.query)) });
   });
-  api.post('/mission-log', async (req, res) => {
+  route(api, 'post', '/mission-log', { summary: "Add an operator's entry to the mission log", body: MissionLogEntryBody, status: 201, returns: '{id}' }, async (req, res) => {
     res.status(201).json({ id: await addEntry(missionLog, audit, req, res) });
   });
-  api.get('/alerts', async (req, res) => {
+  route(api, 'get', '/alerts', {
+    summary: 'Alerts newest first',
+    query: z.object({ state: param('OPEN by default; all for every state'), before: param('the id of the last alert of the page before'), limit: param('at most 500') }),
+    returns: '{alerts}',
+  }, async (req, res) => {
     res.json({ alerts: await alerts.list({ before: wholeParam(req.query.before, 'before'), limit: limitParam(req.query.limit), state: alertState(req.query.state) }) });
   });
   return api;

@@ -1,5 +1,7 @@
 import { Router, type Request } from 'express';
+import { z } from 'zod';
 import { actorOf, type Actor } from '../../core/actor.js';
+import { param, route } from '../../core/api.js';
 import type { Db } from '../../core/db.js';
 import { limitParam, queryString, textParam, wholeParam } from '../../core/params.js';
 import { numberOrNull } from '../../core/query.js';
@@ -121,13 +123,21 @@ export function pfsConsole(d: PagesDeps): { pages: Router; api: Router; nodeMoni
   }
 
   const api = Router();
-  api.get('/nodes', async (_req, res) => {
+  route(api, 'get', '/nodes', { summary: 'Node Monitor: coordinators, pools and nodes, pool occupancy, queue depth by priority' }, async (_req, res) => {
     res.json(await nodeMonitor());
   });
-  api.get('/logs', async (req, res) => {
+  route(api, 'get', '/logs', {
+    summary: 'Logs: the log files newest first',
+    query: z.object({ workflow: param('a workflow id'), job: param('a job id'), before: param('the id of the last row of the page before'), limit: param('at most 500') }),
+    returns: '{files}',
+  }, async (req, res) => {
     res.json({ files: await logFiles(logFilter(req), limitParam(req.query.limit)) });
   });
-  api.get('/jobs/:id/log/search', async (req, res) => {
+  route(api, 'get', '/jobs/:id/log/search', {
+    summary: "Search an attempt's log on the server",
+    params: { id: 'the job id' },
+    query: z.object({ q: param('the text to find (required)'), attempt: param('the attempt; the latest by default'), from: param('the byte to go on from'), limit: param('at most 1000 matches') }),
+  }, async (req, res) => {
     const l = await jobLog(req);
     const s = searchQuery(req);
     if (!s.text) throw pfsErrors.logQuery('q (the text to find) is missing');

@@ -1,6 +1,7 @@
 import { Router, type Request, type Response } from 'express';
+import { z } from 'zod';
 import { actorOf, type Actor } from '../../core/actor.js';
-import { coreErrors } from '../../core/errors.js';
+import { param, ReasonBody, route } from '../../core/api.js';
 import type { RmsService } from '../rms/index.js';
 import { pfsErrors } from './errors.js';
 import type { PoolState } from './index.js';
@@ -34,25 +35,36 @@ export interface PfsRoutes {
  */
 export function pfsApi(p: PfsRoutes): Router {
   const api = Router();
-  api.get('/pools', async (_req, res) => {
+  route(api, 'get', '/pools', { summary: 'The pools with their state', returns: '{pools}' }, async (_req, res) => {
     res.json({ pools: await p.pools() });
   });
   for (const [action, state] of [['drain', 'DRAINED'], ['open', 'OPEN']] as const) {
-    api.post(`/pools/:name/${action}`, async (req, res) => {
-      const reason = (req.body ?? {}).reason;
-      if (reason !== undefined && typeof reason !== 'string') throw coreErrors.badRequest('reason must be text');
+    route(api, 'post', `/pools/:name/${action}`, { summary: `${action === 'drain' ? 'Drain' : 'Open'} a pool`, params: { name: 'the pool' }, body: ReasonBody, returns: '{pools}' }, async (req, res) => {
       await p.setPool(req.params.name, state, actorOf(req, res));
       res.json({ pools: await p.pools() });
     });
   }
 
-  api.get('/jobs/:id/logs', async (req, res) => {
+  route(api, 'get', '/jobs/:id/logs', { summary: "A job's log attempts and its log-file rows", params: { id: 'the job id' } }, async (req, res) => {
     const job = await jobOf(req);
     const jobid = Number(job.id);
     res.json({ jobid, attempts: await p.store.attempts(jobid, Number(job.workflowid)), files: await p.store.files(jobid) });
   });
 
-  api.get('/jobs/:id/log', async (req, res) => {
+  route(api, 'get', '/jobs/:id/log', {
+    summary: "An attempt's log as text: a byte range, the last lines, followed while it runs, or as a file",
+    params: { id: 'the job id' },
+    query: z.object({
+      attempt: param('the attempt; the latest by default'),
+      offset: param('the first byte'),
+      length: param('how many bytes'),
+      tail: param('the last N lines (not with offset)'),
+      follow: param('1: the log so far, then its new lines until the attempt ends'),
+      download: param('1: as a file'),
+    }),
+    produces: 'text/plain',
+    returns: 'the text; X-DPC-Log-Attempt, X-DPC-Log-Bytes, X-DPC-Log-Offset and X-DPC-Log-Active headers',
+  }, async (req, res) => {
     const job = await jobOf(req);
     const jobid = Number(job.id);
     const q = req.query;

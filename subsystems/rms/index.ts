@@ -39,6 +39,7 @@ export type { Started } from './workflows.js';
 export type { WorkAtAGlance } from './overview.js';
 export type { DescriptorSummary } from './registry.js';
 export { rmsErrors } from './errors.js';
+export { isFinished } from './work.js';
 
 export interface RmsService {
   /** Checks and versions a workflow descriptor; throws naming the workflow and step. */

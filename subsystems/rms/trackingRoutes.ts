@@ -1,4 +1,7 @@
 import { Router } from 'express';
+import { z } from 'zod';
+import { param, route } from '../../core/api.js';
+import { coreErrors } from '../../core/errors.js';
 import { idParam, limitParam, queryString, textParam, wholeParam } from '../../core/params.js';
 import type { Tracking } from './tracking.js';
 
@@ -16,19 +19,30 @@ function solutionsQuery(query: Record<string, unknown>) {
  */
 export function trackingApi(tracking: Tracking): Router {
   const api = Router();
-  api.get('/solutions', async (req, res) => {
+  route(api, 'get', '/solutions', {
+    summary: 'Configuration Tracking: solutions newest first',
+    query: z.object({ dmtype: param('a data-model type'), before: param('the id of the last solution of the page before'), limit: param('at most 500') }),
+    returns: '{solutions}',
+  }, async (req, res) => {
     res.json({ solutions: await tracking.solutions({ ...solutionsQuery(req.query), limit: limitParam(req.query.limit) }) });
   });
-  api.get('/solutions/:id/metadata', async (req, res) => {
+  route(api, 'get', '/solutions/:id/metadata', { summary: "A solution's Solution Id Metadata, its inputs and outputs", params: { id: 'the solution id' } }, async (req, res) => {
     res.json(await tracking.solution(idParam(req.params.id, 'solution id')));
   });
-  api.get('/configs', async (req, res) => {
+  route(api, 'get', '/configs', {
+    summary: 'Configuration instances newest first',
+    query: z.object({ before: param('the id of the last instance of the page before'), limit: param('at most 500') }),
+    returns: '{configs}',
+  }, async (req, res) => {
     res.json({ configs: await tracking.configs({ before: wholeParam(req.query.before, 'before', 1), limit: limitParam(req.query.limit) }) });
   });
-  api.get('/configs/diff', async (req, res) => {
+  route(api, 'get', '/configs/diff', {
+    summary: 'The diff of two configuration instances: keys changed, added, removed',
+    query: z.object({ a: param('the first configuration instance (required)'), b: param('the second (required)') }),
+  }, async (req, res) => {
     res.json(await tracking.diff(idParam(req.query.a, 'a'), idParam(req.query.b, 'b')));
   });
-  api.get('/configs/:id', async (req, res) => {
+  route(api, 'get', '/configs/:id', { summary: 'A configuration instance as dotted keys', params: { id: 'the configuration instance id' } }, async (req, res) => {
     res.json(await tracking.config(idParam(req.params.id, 'configuration id')));
   });
   return api;

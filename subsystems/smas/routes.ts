@@ -1,6 +1,8 @@
 import { Router, type Request, type Response } from 'express';
+import { z } from 'zod';
 import type { Config } from '../../config/schema.js';
 import { actorOf, userOf } from '../../core/actor.js';
+import { param, Reason, ReasonBody, route } from '../../core/api.js';
 import type { Db } from '../../core/db.js';
 import type { Accounts } from './accounts.js';
 import type { SmasHttp } from './auth.js';
@@ -155,6 +157,21 @@ function nameOf(req: Request): string {
   return String(req.params.name);
 }
 
+// The bodies' types; what a user name, role, password or label must be is the accounts' rule, the Users page's too.
+export const SignOutBody = z.object({ everywhere: z.boolean().optional().describe("end all of the user's sessions"), reason: Reason });
+export const TokenBody = z.object({ label: z.string().optional().describe('what the token is for, 1 to 100 characters'), reason: Reason });
+export const AddUserBody = z.object({
+  username: z.string().optional().describe('2 to 64 of a-z 0-9 . _ -, starting with a letter'),
+  role: z.string().optional().describe('scientist, operator or admin'),
+  displayName: z.string().optional().describe('the name shown beside the user name'),
+  password: z.string().optional().describe('at least 12 characters'),
+  reason: Reason,
+});
+export const PasswordBody = z.object({ password: z.string().optional().describe('at least 12 characters'), reason: Reason });
+export const RoleBody = z.object({ role: z.string().optional().describe('scientist, operator or admin'), reason: Reason });
+const USER_BODIES = { password: PasswordBody, disable: ReasonBody, enable: ReasonBody, role: RoleBody };
+const USER_SUMMARIES = { password: "Set a user's password", disable: 'Disable a user', enable: 'Enable a user', role: "Change a user's role" };
+
 /** What the user administration of the API and the Users page share. */
 function userActions(accounts: Accounts) {
   return {
@@ -179,42 +196,61 @@ function userActions(accounts: Accounts) {
  */
 export function smasApi(r: SmasRoutes): Router {
   const api = Router();
-  api.get('/subsystems', async (_req, res) => {
+  route(api, 'get', '/subsystems', { summary: "This process's subsystem states and its database's" }, async (_req, res) => {
     res.json({ process: r.processId, database: r.service.db(), subsystems: r.service.states() });
   });
-  api.get('/monitor', async (req, res) => {
+  route(api, 'get', '/monitor', {
+    summary: "The Monitor's series with their latest values, and the points of the asked ones over a range",
+    query: z.object({
+      range: param(`one of ${Object.keys(RANGES).join(', ')} back from to; ${DEFAULT_RANGE} by default`),
+      from: param('Unix ms or ISO 8601'),
+      to: param('Unix ms or ISO 8601; now by default'),
+      series: param(`series ids separated by commas, at most ${MAX_SERIES}`),
+    }),
+  }, async (req, res) => {
     res.json(await monitorJson(r.store, r.monitor, req.query, Date.now()));
   });
-  api.get('/me', (_req, res) => {
+  route(api, 'get', '/me', { summary: 'The signed-in user' }, (_req, res) => {
     res.json(userOf(res));
   });
-  api.post('/signout', async (req, res) => {
+  route(api, 'post', '/signout', { summary: 'Sign out: end this session, or all of the user\'s', body: SignOutBody }, async (req, res) => {
     await r.http.signOut(req, res, body(req).everywhere === true);
     res.json({ signedOut: true });
   });
-  api.get('/tokens', async (_req, res) => {
+  route(api, 'get', '/tokens', { summary: "The signed-in user's API tokens", returns: '{tokens}' }, async (_req, res) => {
     res.json({ tokens: await r.accounts.tokens(userOf(res).id) });
   });
-  api.post('/tokens', async (req, res) => {
+  route(api, 'post', '/tokens', { summary: 'A new API token of the signed-in user, shown once', body: TokenBody, status: 201, returns: '{id, token}' }, async (req, res) => {
     const label = typeof body(req).label === 'string' ? (body(req).label as string) : '';
     res.status(201).json(await r.accounts.createToken(userOf(res).username, label, actorOf(req, res)));
   });
-  api.post('/tokens/:id/revoke', async (req, res) => {
+  route(api, 'post', '/tokens/:id/revoke', { summary: 'Revoke one of the signed-in user\'s API tokens', params: { id: 'the token id' }, body: ReasonBody, returns: '{tokens}' }, async (req, res) => {
     await r.accounts.revokeToken(userOf(res), tokenId(req), actorOf(req, res));
     res.json({ tokens: await r.accounts.tokens(userOf(res).id) });
   });
-  api.get('/audit', async (req, res) => {
+  route(api, 'get', '/audit', {
+    summary: 'The audit newest first',
+    query: z.object({
+      user: param('a user name'),
+      action: param('an action (pool.drain, workflow.cancel, …)'),
+      from: param('a date (2026-01-31), a UTC date-time (2026-01-31T08:00) or Unix ms'),
+      to: param('before'),
+      before: param('the next of the page before (created.id)'),
+      limit: param(`at most ${MAX_LIMIT}`),
+    }),
+    returns: '{entries, next}',
+  }, async (req, res) => {
     res.json(await auditPage(r.db, auditQuery(req.query, 50)));
   });
   const users = userActions(r.accounts);
-  api.get('/users', async (_req, res) => {
+  route(api, 'get', '/users', { summary: 'The users, their roles and states (admin)', returns: '{users}' }, async (_req, res) => {
     res.json({ users: await r.accounts.list() });
   });
-  api.post('/users', async (req, res) => {
+  route(api, 'post', '/users', { summary: 'Add a user (admin)', body: AddUserBody, status: 201, returns: '{id}' }, async (req, res) => {
     res.status(201).json({ id: await users.add(req, res) });
   });
   for (const action of ['password', 'disable', 'enable', 'role'] as const) {
-    api.post(`/users/:name/${action}`, async (req, res) => {
+    route(api, 'post', `/users/:name/${action}`, { summary: `${USER_SUMMARIES[action]} (admin)`, params: { name: 'the user name' }, body: USER_BODIES[action], returns: '{users}' }, async (req, res) => {
       await users[action](req, res);
       res.json({ users: await r.accounts.list() });
     });

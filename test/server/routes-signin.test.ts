@@ -1,44 +1,17 @@
-import type { Express } from 'express';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { routesOf, type RouteEntry } from '../../core/api.js';
 import { createApp, PUBLIC_PATHS } from '../../server/http.js';
 import { startApp, type App } from '../helpers/app.js';
-
-interface Route {
-  method: string;
-  path: string;
-}
-
-interface Layer {
-  route?: { path: string; methods: Record<string, boolean> };
-  rawPath?: string | RegExp;
-  handle: { stack?: Layer[] };
-}
-
-/** Every route of the app, by walking its router and the routers mounted in it. */
-function routesOf(app: Express): Route[] {
-  const walk = (stack: Layer[], prefix: string): Route[] =>
-    stack.flatMap((layer) => {
-      if (layer.route) {
-        return Object.keys(layer.route.methods)
-          .filter((m) => m !== '_all')
-          .map((m) => ({ method: m.toUpperCase(), path: prefix + (layer.route!.path === '/' && prefix ? '' : layer.route!.path) }));
-      }
-      if (!layer.handle.stack) return [];
-      const mount = typeof layer.rawPath === 'string' && layer.rawPath !== '/' ? layer.rawPath : '';
-      return walk(layer.handle.stack, prefix + mount);
-    });
-  return walk((app as unknown as { router: { stack: Layer[] } }).router.stack, '');
-}
 
 /** A route's path with its parameters filled in. */
 const concrete = (path: string) => path.replace(/:(\w+)/g, (_m, name: string) => (name === 'pool' || name === 'name' ? 'local' : '1'));
 const isPublic = (path: string) => PUBLIC_PATHS.some((p) => (p.endsWith('/') ? path.startsWith(p) : path === p));
 
 let app: App;
-let routes: Route[];
+let routes: RouteEntry[];
 beforeAll(async () => {
   app = await startApp();
-  routes = routesOf(createApp(app.dpc));
+  routes = routesOf(createApp(app.dpc).router);
 });
 afterAll(async () => {
   await app?.close();
