@@ -149,7 +149,7 @@ export async function fillConsole(db: Db, o: ConsoleFillOptions): Promise<Consol
          union all select ${int(longSegment)}, 'scale/long.seg', ${int(now - DAY_MS)}`,
       ),
     );
-    const logTables = await dropForLoad(main, o.schema, ['pfs_log_file', 'smas_audit', 'ems_mission_log', 'smas_sample', 'smas_rollup'], [], superuser);
+    const logTables = await dropForLoad(main, o.schema, ['pfs_log_file', 'smas_audit', 'ems_mission_log'], [], superuser);
     // Statements small enough that every loader has some.
     const chunkOf = (n: number) => Math.max(1, Math.min(o.chunk, Math.ceil(n / o.parallel)));
     const backups = config.pfs.local.logBackups;
@@ -164,31 +164,35 @@ export async function fillConsole(db: Db, o: ConsoleFillOptions): Promise<Consol
         order by j.id, a`,
     );
 
-    const users_ = sqlArray(users.length > 0 ? users : ['admin']);
+    const userList = sqlArray(users.length > 0 ? users : ['admin']);
     const ACTIONS = ['signin', 'signout', 'workflow.pause', 'workflow.resume', 'workflow.cancel', 'workflow.retry', 'jobs.bulk-retry', 'jobs.bulk-priority', 'job.priority', 'missionlog.add', 'pool.drain', 'pool.open', 'token.add', 'signin.failed'];
     const REASONS = ['nightly reprocessing', 'operator request', 'disk full on pr3', 'calibration rerun after fix', 'maintenance window'];
+    // Ids in the order of time, as one writer makes them: the loaders run side by side.
+    const idBase = async (table: string) => Number((await main.exec<{ n: string }>(`select coalesce(max(id), 0) as n from "${table}"`)).rows[0].n);
+    const auditBase = await idBase('smas_audit');
     await loadSpans(knex, loaderSettings, o.parallel, 'audit rows', spans(o.audit, chunkOf(o.audit)), (a, b) =>
-      `insert into smas_audit (created, username, action, target, reason, detail, address)
-       select ${int(t0)} + (i * ${int(span)}::numeric / ${int(o.audit + 1)})::bigint, u, act,
+      `insert into smas_audit (id, created, username, action, target, reason, detail, address)
+       select ${int(auditBase)} + i, ${int(t0)} + (i * ${int(span)}::numeric / ${int(o.audit + 1)})::bigint, u, act,
               case when act like 'workflow.%' then 'workflow ' || (1 + i % ${int(W)}) when act like 'job%' then 'jobs of workflow ' || (1 + i % ${int(W)})
                    when act like 'pool.%' then 'pool ' || case when i % 2 = 0 then 'local' else 'slurm' end else u end,
               case when act like 'sign%' or act like 'token%' then null else (${sqlArray(REASONS)})[1 + i % ${REASONS.length}] end,
               '{"seq":' || i || '}', '10.1.' || (i % 250) || '.' || (1 + i % 200)
-         from (select i, (${users_})[1 + i % ${users.length || 1}] as u, (${sqlArray(ACTIONS)})[1 + (i / 7) % ${ACTIONS.length}] as act
+         from (select i, (${userList})[1 + i % ${users.length || 1}] as u, (${sqlArray(ACTIONS)})[1 + (i / 7) % ${ACTIONS.length}] as act
                  from generate_series(${int(a)}, ${int(b)}) i) x`,
     );
 
     // Mission-log entries: mostly the automatic ones of ended workflows, with transfers, pools and operators' notes.
+    const logBase = await idBase('ems_mission_log');
     await loadSpans(knex, loaderSettings, o.parallel, 'mission-log entries', spans(o.missionLog, chunkOf(o.missionLog)), (a, b) =>
-      `insert into ems_mission_log (created, severity, subsystem, message, username, workflowid)
-       select ${int(t0)} + (i * ${int(span)}::numeric / ${int(o.missionLog + 1)})::bigint,
+      `insert into ems_mission_log (id, created, severity, subsystem, message, username, workflowid)
+       select ${int(logBase)} + i, ${int(t0)} + (i * ${int(span)}::numeric / ${int(o.missionLog + 1)})::bigint,
               case when i % 20 = 0 then 'ERROR' when i % 20 in (1, 2) then 'WARNING' when i % 20 = 3 then 'DEBUG' else 'INFO' end,
               case k when 0 then 'dts' when 1 then 'pfs' when 2 then 'ems' else 'rms' end,
               case k when 0 then 'transfer ' || i || ' DONE: ' || (10 + i % 90) || ' files verified and ingested'
                      when 1 then 'pool ' || case when i % 2 = 0 then 'local' else 'slurm' end || ' ' || case when i % 4 < 2 then 'drained for maintenance' else 'opened' end
                      when 2 then 'shift handover: ' || (${sqlArray(REASONS)})[1 + i % ${REASONS.length}]
                      else 'workflow ' || wf || ' ' || case when i % 20 = 0 then 'FAILED: jobs failed' else 'finished SUCCESS' end end,
-              case when k = 2 then (${users_})[1 + i % ${users.length || 1}] end,
+              case when k = 2 then (${userList})[1 + i % ${users.length || 1}] end,
               case when k >= 3 then wf end
          from (select i, i % 8 as k, 1 + (i * ${int(W)}::numeric / ${int(o.missionLog + 1)})::bigint as wf from generate_series(${int(a)}, ${int(b)}) i) x`,
     );
@@ -198,7 +202,7 @@ export async function fillConsole(db: Db, o: ConsoleFillOptions): Promise<Consol
          select c, case when i % 3 = 0 then 'CRITICAL' else 'ERROR' end, code, case when code = 'DISK_LOW' then 'smas' when code = 'NODE_DOWN' then 'pfs' else 'rms' end,
                 case code when 'DISK_LOW' then 'disk of the DSS root has 900 MiB free' when 'NODE_DOWN' then 'node pr' || (1 + i % 8) || ' DOWN' else 'workflow ' || wf || ' failed: jobs failed' end,
                 code || ':' || i, case when open then 'OPEN' else 'ACKED' end, 1, c + 1000,
-                case when not open then c + 600000 end, case when not open then (${users_})[1 + i % ${users.length || 1}] end,
+                case when not open then c + 600000 end, case when not open then (${userList})[1 + i % ${users.length || 1}] end,
                 case when code = 'WORKFLOW_FAILED' then wf end, case when not open and i % 2 = 0 then c + 300000 end
            from (select i, ${int(t0)} + (i * ${int(span)}::numeric / ${int(o.alerts + 1)})::bigint as c, i > ${int(o.alerts - 20)} as open,
                         (array['DISK_LOW', 'NODE_DOWN', 'WORKFLOW_FAILED', 'WORKFLOW_FAILED'])[1 + i % 4] as code, 1 + (i * ${int(W)}::numeric / ${int(o.alerts + 1)})::bigint as wf
@@ -222,12 +226,11 @@ export async function fillConsole(db: Db, o: ConsoleFillOptions): Promise<Consol
       const hosts = [hostname(), 'dpc2'];
       const list: { name: string; labels: Labels }[] = [];
       for (const name of Object.keys(SERIES)) {
-        const group = SERIES[name].group;
         if (name === 'host.disk_free_mb') for (const host of hosts) for (const area of ['dss', 'joblog']) list.push({ name, labels: { host, area } });
         else if (name === 'queue.jobs') for (const state of ['WAITING', 'READY', 'CLAIMED', 'RUNNING', 'RETRY_WAIT']) list.push({ name, labels: { state } });
         else if (name === 'queue.ended_per_s') for (const status of ['SUCCESS', 'FAILED', 'CANCELLED']) list.push({ name, labels: { status } });
         else if (name === 'db.size_mb') list.push({ name, labels: {} });
-        else if (group === 'host' || group === 'database' || group === 'queue') for (const host of hosts) list.push({ name, labels: { host } });
+        else for (const host of hosts) list.push({ name, labels: { host } });
       }
       // A level and a daily swing per series: a plot with a shape, not noise.
       const level = (name: string) => ({ 'host.load1': 1.5, 'host.cpu_percent': 40, 'host.mem_used_mb': 12000, 'host.mem_free_mb': 12000, 'host.disk_free_mb': 400000, 'db.ping_ms': 0.6, 'db.pool_used': 3, 'db.pool_free': 7, 'db.size_mb': 18000, 'queue.jobs': 2000, 'queue.ended_per_s': 0.5, 'queue.claim_ms': 2 })[name] ?? 1;
@@ -237,6 +240,7 @@ export async function fillConsole(db: Db, o: ConsoleFillOptions): Promise<Consol
       const value = (t: string) => `greatest(0, s.level * (1 + 0.3 * sin(${t}::float8 * 2 * pi() / ${DAY_MS}) + 0.1 * (random() - 0.5)))`;
       const rawFrom = Math.floor((now - config.smas.monitor.rawDays * DAY_MS) / every) * every;
       const rawTo = Math.floor(now / every) * every - every; // the server's own first sample comes after
+      const sampleIndexes = await dropForLoad(main, o.schema, ['smas_sample', 'smas_rollup'], [], superuser);
       await main.exec(`insert into smas_sample (seriesid, t, value) select s.id, t, ${value('t')} from scale_series s cross join generate_series(${int(rawFrom)}::bigint, ${int(rawTo)}::bigint, ${int(every)}::bigint) t`);
       const hoursFrom = Math.floor((now - o.monitorDays * DAY_MS) / HOUR_MS) * HOUR_MS;
       const hoursTo = Math.floor(rawFrom / HOUR_MS) * HOUR_MS;
@@ -246,12 +250,13 @@ export async function fillConsole(db: Db, o: ConsoleFillOptions): Promise<Consol
          select id, t, v * 0.9, v * 1.1, v * ${perHour}, ${perHour}
            from (select s.id, t, ${value('t')} as v from scale_series s cross join generate_series(${int(hoursFrom)}::bigint, ${int(hoursTo - HOUR_MS)}::bigint, ${HOUR_MS}::bigint) t) x`,
       );
-      // The hours of the raw samples rolled up as the Monitor does it.
+      // The hours of the raw samples rolled up as the Monitor does it, which reads them by time.
+      await rebuild(main, sampleIndexes);
       await new SampleStore(db, systemClock).rollUp(hoursTo, rawTo + every);
       await main.exec('drop table scale_series');
     });
 
-    const sequences = ['rms_config', 'rms_solution', 'pfs_log_segment'];
+    const sequences = ['rms_config', 'rms_solution', 'pfs_log_segment', 'smas_audit', 'ems_mission_log'];
     for (const t of sequences) await main.exec(`select setval(pg_get_serial_sequence('"${o.schema}"."${t}"', 'id'), (select max(id) from "${t}"))`);
 
     // The log files that lie on disk: the segments of the last day's jobs, and the long log.

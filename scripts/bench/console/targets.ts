@@ -75,24 +75,36 @@ export const TARGETS: Target[] = [
 
 type Get = (path: string) => Promise<unknown>;
 
+/** What a page of an API says of itself: how many rows it holds, and the key of the next one (none at the end). */
+type Paged = (json: unknown) => { rows: number; next: string | undefined };
+
 /**
  * The key of the page `pages` pages of 50 rows deep, reached by walking the API's pages of
- * 500 (the same keys: a key is a row's, whatever the page size), or as deep as the table goes.
+ * 500 (the same keys: a key is a row's, whatever the page size); in a table not that deep,
+ * the key of its last page that holds rows.
  */
-async function deepKey(get: Get, path: (key: string | undefined) => string, keyOf: (json: unknown) => string | undefined, pages: number): Promise<string> {
+async function deepKey(get: Get, path: (key: string | undefined) => string, read: Paged, pages: number): Promise<string> {
   let key: string | undefined;
-  for (let rows = 0; rows < pages * 50; rows += 500) {
-    const next = keyOf(await get(path(key)));
-    if (next === undefined) break;
-    key = next;
+  let found: string | undefined;
+  // The page that begins `rows` deep is read (it must hold rows) before its key counts.
+  for (let rows = 0; rows <= pages * 50; rows += 500) {
+    const page = read(await get(path(key)));
+    if (page.rows === 0) break;
+    found = key;
+    if (page.next === undefined) break;
+    key = page.next;
   }
-  if (key === undefined) throw new Error(`no second page at ${path(undefined)}: the table is too small for a deep page`);
-  return key;
+  if (found === undefined) throw new Error(`no second page at ${path(undefined)}: the table is too small for a deep page`);
+  return found;
 }
 
-const lastId = (field: string) => (json: unknown) => {
+const byLastId = (field: string): Paged => (json) => {
   const rows = (json as Record<string, { id: unknown }[]>)[field];
-  return rows.length === 500 ? String(rows[rows.length - 1].id) : undefined;
+  return { rows: rows.length, next: rows.length === 500 ? String(rows[rows.length - 1].id) : undefined };
+};
+const byNext = (field: string): Paged => (json) => {
+  const j = json as Record<string, unknown>;
+  return { rows: (j[field] as unknown[]).length, next: typeof j.next === 'string' ? j.next : undefined };
 };
 const withKey = (base: string, name: string) => (key: string | undefined) => `${base}${base.includes('?') ? '&' : '?'}limit=500${key === undefined ? '' : `&${name}=${encodeURIComponent(key)}`}`;
 
@@ -120,12 +132,12 @@ export async function findKeys(knex: Knex, get: Get, deepPages: number, now: num
     configB: await one('select max(id) as id from rms_config'),
     user: String(((await knex.raw(`select username from smas_account where role = 'operator' order by id limit 1`)) as { rows: { username: string }[] }).rows[0]?.username ?? ''),
     deep: {
-      workflows: await deepKey(get, withKey('/api/rms/workflows', 'before'), lastId('workflows'), deepPages),
-      jobs: await deepKey(get, withKey(`/api/rms/jobs/query?workflow=${biggest}`, 'after'), (j) => (j as { next: string | null }).next ?? undefined, deepPages),
-      logs: await deepKey(get, withKey('/api/pfs/logs', 'before'), lastId('files'), deepPages),
-      missionLog: await deepKey(get, withKey('/api/ems/mission-log', 'before'), lastId('entries'), deepPages),
-      audit: await deepKey(get, withKey('/api/smas/audit', 'before'), (j) => (j as { next?: string }).next, deepPages),
-      solutions: await deepKey(get, withKey('/api/rms/solutions', 'before'), lastId('solutions'), deepPages),
+      workflows: await deepKey(get, withKey('/api/rms/workflows', 'before'), byLastId('workflows'), deepPages),
+      jobs: await deepKey(get, withKey(`/api/rms/jobs/query?workflow=${biggest}`, 'after'), byNext('jobs'), deepPages),
+      logs: await deepKey(get, withKey('/api/pfs/logs', 'before'), byLastId('files'), deepPages),
+      missionLog: await deepKey(get, withKey('/api/ems/mission-log', 'before'), byLastId('entries'), deepPages),
+      audit: await deepKey(get, withKey('/api/smas/audit', 'before'), byNext('entries'), deepPages),
+      solutions: await deepKey(get, withKey('/api/rms/solutions', 'before'), byLastId('solutions'), deepPages),
     },
   };
 }
