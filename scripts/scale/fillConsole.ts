@@ -235,13 +235,19 @@ export async function fillConsole(db: Db, o: ConsoleFillOptions): Promise<Consol
       // A level and a daily swing per series: a plot with a shape, not noise.
       const level = (name: string) => ({ 'host.load1': 1.5, 'host.cpu_percent': 40, 'host.mem_used_mb': 12000, 'host.mem_free_mb': 12000, 'host.disk_free_mb': 400000, 'db.ping_ms': 0.6, 'db.pool_used': 3, 'db.pool_free': 7, 'db.size_mb': 18000, 'queue.jobs': 2000, 'queue.ended_per_s': 0.5, 'queue.claim_ms': 2 })[name] ?? 1;
       const ids = (await knex('smas_series').insert(list.map((s) => ({ name: s.name, labels: labelText(s.labels), created: t0 }))).returning(['id', 'name'])) as { id: string; name: string }[];
-      await main.exec(`create temporary table scale_series (id bigint, level float8)`);
-      await main.exec(`insert into scale_series values ${ids.map((r) => `(${int(Number(r.id))}, ${level(r.name)})`).join(', ')}`);
+      // Numbered 1..n, so that the loaders can share the series out by span.
+      await main.exec('drop table if exists scale_series');
+      await main.exec(`create unlogged table scale_series (k int, id bigint, level float8)`);
+      await main.exec(`insert into scale_series values ${ids.map((r, i) => `(${i + 1}, ${int(Number(r.id))}, ${level(r.name)})`).join(', ')}`);
       const value = (t: string) => `greatest(0, s.level * (1 + 0.3 * sin(${t}::float8 * 2 * pi() / ${DAY_MS}) + 0.1 * (random() - 0.5)))`;
       const rawFrom = Math.floor((now - config.smas.monitor.rawDays * DAY_MS) / every) * every;
       const rawTo = Math.floor(now / every) * every - every; // the server's own first sample comes after
       const sampleIndexes = await dropForLoad(main, o.schema, ['smas_sample', 'smas_rollup'], [], superuser);
-      await main.exec(`insert into smas_sample (seriesid, t, value) select s.id, t, ${value('t')} from scale_series s cross join generate_series(${int(rawFrom)}::bigint, ${int(rawTo)}::bigint, ${int(every)}::bigint) t`);
+      await loadSpans(knex, loaderSettings, o.parallel, 'Monitor series of raw samples', spans(ids.length, Math.ceil(ids.length / o.parallel)), (a, b) =>
+        `insert into smas_sample (seriesid, t, value)
+         select s.id, t, ${value('t')} from scale_series s cross join generate_series(${int(rawFrom)}::bigint, ${int(rawTo)}::bigint, ${int(every)}::bigint) t
+          where s.k between ${int(a)} and ${int(b)}`,
+      );
       const hoursFrom = Math.floor((now - o.monitorDays * DAY_MS) / HOUR_MS) * HOUR_MS;
       const hoursTo = Math.floor(rawFrom / HOUR_MS) * HOUR_MS;
       const perHour = Math.round(HOUR_MS / every);
