@@ -3,6 +3,7 @@
  * server's own config loader and openDb), a pinned session for settings that must hold
  * across statements, and formatting.
  */
+import { statfsSync } from 'node:fs';
 import type { Knex } from 'knex';
 import type { Db } from '../../core/db.js';
 import { loadConfig } from '../../server/config.js';
@@ -92,7 +93,15 @@ export function log(line: string): void {
   process.stdout.write(`[${new Date().toISOString().slice(11, 19)}] ${line}\n`);
 }
 
-/** Size of the schema's tables and indexes, for the report. */
+/** Runs one phase of a fill and logs how long it took. */
+export async function timed<T>(name: string, f: () => Promise<T>): Promise<T> {
+  const t = Date.now();
+  const value = await f();
+  log(`${name}: ${seconds(Date.now() - t)}`);
+  return value;
+}
+
+/** Size of the schema's tables and indexes (those over 64 KiB), for the report. */
 export async function schemaSize(knex: Knex, schema: string): Promise<{ table: string; rows: number; heap: string; indexes: string; total: string }[]> {
   const result = (await knex.raw(
     `select c.relname as table, c.reltuples::bigint as rows,
@@ -100,9 +109,37 @@ export async function schemaSize(knex: Knex, schema: string): Promise<{ table: s
             pg_size_pretty(pg_indexes_size(c.oid)) as indexes,
             pg_size_pretty(pg_total_relation_size(c.oid)) as total
        from pg_class c join pg_namespace n on n.oid = c.relnamespace
-      where n.nspname = ? and c.relkind = 'r' and c.relname like 'rms\\_%'
+      where n.nspname = ? and c.relkind = 'r' and pg_total_relation_size(c.oid) > 65536
       order by pg_total_relation_size(c.oid) desc`,
     [schema],
   )) as { rows: { table: string; rows: number; heap: string; indexes: string; total: string }[] };
   return result.rows;
+}
+
+/** Bytes a job takes in PostgreSQL with its indexes and its share of workflows, steps and counts (18.2 GB for 40 M jobs). */
+export const BYTES_PER_JOB = 460;
+/** What the console fill adds per job: its log-file rows with their indexes (the rest of that fill is a few GB at most). */
+export const CONSOLE_BYTES_PER_JOB = 300;
+
+/** Refuses a fill the database's disk cannot hold (unless `force`), when that disk is this machine's and readable. */
+export async function checkDisk(db: Db, jobs: number, bytesPerJob: number, force: boolean): Promise<void> {
+  let dir: string;
+  try {
+    dir = ((await db.knex.raw('show data_directory')) as { rows: { data_directory: string }[] }).rows[0].data_directory;
+  } catch {
+    log('disk: cannot read data_directory (not a superuser): not checked');
+    return;
+  }
+  let free: number;
+  try {
+    const s = statfsSync(dir);
+    free = s.bavail * s.bsize;
+  } catch {
+    log(`disk: ${dir} is not on this machine: not checked`);
+    return;
+  }
+  // The heap, its indexes, and the WAL written meanwhile (max_wal_size, recycled).
+  const need = jobs * bytesPerJob * 1.3 + 2 * 2 ** 30;
+  log(`disk: ${(free / 2 ** 30).toFixed(1)} GiB free under ${dir}, the fill needs about ${(need / 2 ** 30).toFixed(1)} GiB`);
+  if (free < need && !force) throw new Error(`not enough free disk for ${grouped(jobs)} jobs: run a smaller scale (--jobs, --workflows) or pass --force`);
 }

@@ -25,9 +25,10 @@
  * are not checked row by row (session_replication_role = replica for a superuser, else
  * dropped and re-added, which validates them), and commits are asynchronous.
  */
+import type { Knex } from 'knex';
 import type { Db } from '../../core/db.js';
 import { migrate } from '../../sql/migrate.js';
-import { grouped, int, log, schemaSize, seconds, Session } from './common.js';
+import { grouped, int, log, schemaSize, seconds, Session, timed } from './common.js';
 import { JOB_STATUSES } from '../../subsystems/rms/work.js';
 
 export interface FillOptions {
@@ -41,23 +42,102 @@ export interface FillOptions {
   schema: string;
   /** Drop the schema first if it holds data. */
   reset: boolean;
+  /** Jobs of finished workflows name their workflow's solution (SOLUTIONID), whose rows fillConsole makes: solution id = workflow id. */
+  solutions?: boolean;
 }
 
 const HEAVY_TABLES = ['rms_job', 'rms_job_count'];
 const FK_TABLES = ['rms_workflow', 'rms_step', 'rms_step_dep', 'rms_job', 'rms_job_count'];
 
-const SESSION_SETTINGS = ["set synchronous_commit = off", "set work_mem = '256MB'", "set maintenance_work_mem = '1GB'", 'set max_parallel_maintenance_workers = 2'];
+export const SESSION_SETTINGS = ["set synchronous_commit = off", "set work_mem = '256MB'", "set maintenance_work_mem = '1GB'", 'set max_parallel_maintenance_workers = 2'];
+
+/** What a bulk load took down and must make again: secondary indexes, and foreign keys where they could not be switched off. */
+export interface Unindexed {
+  indexes: { name: string; def: string }[];
+  fks: { tbl: string; name: string; def: string }[];
+}
+
+export async function isSuperuser(main: Session): Promise<boolean> {
+  return (await main.exec<{ s: boolean }>('select rolsuper as s from pg_roles where rolname = current_user')).rows[0].s;
+}
+
+/**
+ * Drops the indexes of `tables` that are not constraints and, without superuser (which
+ * switches foreign keys off with session_replication_role), the foreign keys of `fkTables`,
+ * keeping their definitions for `rebuild`.
+ */
+export async function dropForLoad(main: Session, schema: string, tables: string[], fkTables: string[], superuser: boolean): Promise<Unindexed> {
+  const schemaLit = `'${schema}'`; // checked identifier
+  const list = (names: string[]) => names.map((t) => `'${t}'`).join(', ');
+  const indexes = (
+    await main.exec<{ name: string; def: string }>(
+      `select i.relname as name, pg_get_indexdef(i.oid) as def
+         from pg_index x join pg_class i on i.oid = x.indexrelid join pg_class t on t.oid = x.indrelid
+         join pg_namespace n on n.oid = t.relnamespace
+        where n.nspname = ${schemaLit} and t.relname in (${list(tables)})
+          and not exists (select 1 from pg_constraint c where c.conindid = x.indexrelid)`,
+    )
+  ).rows;
+  const fks =
+    superuser || fkTables.length === 0
+      ? []
+      : (
+          await main.exec<{ tbl: string; name: string; def: string }>(
+            `select t.relname as tbl, c.conname as name, pg_get_constraintdef(c.oid) as def
+               from pg_constraint c join pg_class t on t.oid = c.conrelid join pg_namespace n on n.oid = t.relnamespace
+              where n.nspname = ${schemaLit} and c.contype = 'f' and t.relname in (${list(fkTables)})`,
+          )
+        ).rows;
+  await timed(`drop ${indexes.length} secondary indexes${fks.length ? ` and ${fks.length} foreign keys` : ''}`, async () => {
+    for (const ix of indexes) await main.exec(`drop index "${ix.name}"`);
+    for (const fk of fks) await main.exec(`alter table "${fk.tbl}" drop constraint "${fk.name}"`);
+  });
+  return { indexes, fks };
+}
+
+/** Makes again what dropForLoad took down (after a vacuum: the builds then read clean pages). */
+export async function rebuild(main: Session, u: Unindexed): Promise<void> {
+  for (const ix of u.indexes) await timed(`index ${ix.name}`, () => main.exec(ix.def));
+  for (const fk of u.fks) await timed(`foreign key ${fk.tbl}.${fk.name}`, () => main.exec(`alter table "${fk.tbl}" add constraint "${fk.name}" ${fk.def}`));
+}
+
+/** The id spans [a, b] of 1..total, `chunk` at a time. */
+export function spans(total: number, chunk: number): [number, number][] {
+  const out: [number, number][] = [];
+  for (let a = 1; a <= total; a += chunk) out.push([a, Math.min(total, a + chunk - 1)]);
+  return out;
+}
+
+/** Runs one statement per span on `parallel` connections at once, each with `settings`, logging the progress of `what`. */
+export async function loadSpans(knex: Knex, settings: string[], parallel: number, what: string, list: [number, number][], sql: (a: number, b: number) => string): Promise<number> {
+  const total = list.reduce((n, [a, b]) => n + b - a + 1, 0);
+  const started = Date.now();
+  let next = 0;
+  let done = 0;
+  const loader = async () => {
+    const s = await Session.open(knex, settings);
+    try {
+      for (;;) {
+        const i = next++;
+        if (i >= list.length) return;
+        const [a, b] = list[i];
+        await s.exec(sql(a, b));
+        done += b - a + 1;
+        const el = Date.now() - started;
+        log(`${what} ${grouped(done)} / ${grouped(total)} (${((100 * done) / total).toFixed(1)} %), ${seconds(el)}, ${grouped(done / (el / 1000))} rows/s`);
+      }
+    } finally {
+      await s.release();
+    }
+  };
+  await timed(`${what} (${list.length} statements, ${parallel} at once)`, () => Promise.all(Array.from({ length: Math.min(parallel, list.length) }, loader)));
+  return Date.now() - started;
+}
 
 export async function fill(db: Db, o: FillOptions): Promise<void> {
   if (o.jobs < 3 * o.workflows) throw new Error(`--jobs must be at least 3 per workflow (${3 * o.workflows} for ${o.workflows} workflows)`);
   const knex = db.knex;
   const started = Date.now();
-  const phase = async <T>(name: string, f: () => Promise<T>): Promise<T> => {
-    const t = Date.now();
-    const value = await f();
-    log(`${name}: ${seconds(Date.now() - t)}`);
-    return value;
-  };
 
   const existing = (await knex.raw('select 1 from pg_namespace where nspname = ?', [o.schema])) as { rows: unknown[] };
   if (existing.rows.length > 0) {
@@ -66,40 +146,16 @@ export async function fill(db: Db, o: FillOptions): Promise<void> {
     if (hasRows && !o.reset) throw new Error(`schema ${o.schema} already holds workflows: pass --reset to drop it and fill it again`);
     if (o.reset) await knex.raw('drop schema ?? cascade', [o.schema]);
   }
-  await phase('migrate', () => migrate(db, { schema: o.schema }));
+  await timed('migrate', () => migrate(db, { schema: o.schema }));
 
   const W = o.workflows;
   const J = o.jobs;
   let loadMs = 0;
   const main = await Session.open(knex, SESSION_SETTINGS);
   try {
-    const superuser = (await main.exec<{ s: boolean }>('select rolsuper as s from pg_roles where rolname = current_user')).rows[0].s;
+    const superuser = await isSuperuser(main);
     const loaderSettings = [...SESSION_SETTINGS, ...(superuser ? ['set session_replication_role = replica'] : [])];
-    const schemaLit = `'${o.schema}'`; // checked identifier
-
-    // Indexes that are not constraints, and (without superuser) foreign keys: saved, dropped, made again.
-    const indexes = (
-      await main.exec<{ name: string; def: string }>(
-        `select i.relname as name, pg_get_indexdef(i.oid) as def
-           from pg_index x join pg_class i on i.oid = x.indexrelid join pg_class t on t.oid = x.indrelid
-           join pg_namespace n on n.oid = t.relnamespace
-          where n.nspname = ${schemaLit} and t.relname in (${HEAVY_TABLES.map((t) => `'${t}'`).join(', ')})
-            and not exists (select 1 from pg_constraint c where c.conindid = x.indexrelid)`,
-      )
-    ).rows;
-    const fks = superuser
-      ? []
-      : (
-          await main.exec<{ tbl: string; name: string; def: string }>(
-            `select t.relname as tbl, c.conname as name, pg_get_constraintdef(c.oid) as def
-               from pg_constraint c join pg_class t on t.oid = c.conrelid join pg_namespace n on n.oid = t.relnamespace
-              where n.nspname = ${schemaLit} and c.contype = 'f' and t.relname in (${FK_TABLES.map((t) => `'${t}'`).join(', ')})`,
-          )
-        ).rows;
-    await phase(`drop ${indexes.length} secondary indexes${fks.length ? ` and ${fks.length} foreign keys` : ''}`, async () => {
-      for (const ix of indexes) await main.exec(`drop index "${ix.name}"`);
-      for (const fk of fks) await main.exec(`alter table "${fk.tbl}" drop constraint "${fk.name}"`);
-    });
+    const unindexed = await dropForLoad(main, o.schema, HEAVY_TABLES, FK_TABLES, superuser);
     if (superuser) await main.exec('set session_replication_role = replica');
 
     const now = Date.now();
@@ -110,7 +166,7 @@ export async function fill(db: Db, o: FillOptions): Promise<void> {
     const extra = J - 3 * W;
 
     // The plan of every workflow: where its jobs start, how many, how they split in steps.
-    await phase(`plan ${grouped(W)} workflows`, async () => {
+    await timed(`plan ${grouped(W)} workflows`, async () => {
       await main.exec('drop table if exists scale_wf');
       await main.exec('select setseed(0.42)');
       await main.exec(
@@ -148,7 +204,7 @@ export async function fill(db: Db, o: FillOptions): Promise<void> {
     if (Number(stats.total) !== J) throw new Error(`plan holds ${stats.total} jobs, not ${J}`);
     log(`plan: ${grouped(J)} jobs, per workflow min ${stats.minc}, mean ${(J / W).toFixed(1)}, max ${grouped(stats.maxc)}, ${grouped(stats.over1000)} workflows with 1000+`);
 
-    await phase('descriptor, workflows, steps, dependencies', async () => {
+    await timed('descriptor, workflows, steps, dependencies', async () => {
       await main.exec(
         `insert into rms_descriptor (id, name, version, hash, descriptor, created)
          values (1, 'scale', 1, md5('scale'), '{"steps":[{"name":"calibrate"},{"name":"reduce","after":["calibrate"]},{"name":"publish","after":["reduce"]}]}', ${int(t0)})`,
@@ -193,8 +249,6 @@ export async function fill(db: Db, o: FillOptions): Promise<void> {
 
     // The jobs, chunk by chunk of ids, on `parallel` connections at once.
     const maxCount = Number(stats.maxc);
-    const chunks: [number, number][] = [];
-    for (let a = 1; a <= J; a += o.chunk) chunks.push([a, Math.min(J, a + o.chunk - 1)]);
     const jobSql = (a: number, b: number) => `
       with ins as (
         insert into rms_job (id, workflowid, stepid, status, priority, tasktype, dataspec, solutionid, logs, attempts, max_attempts,
@@ -203,7 +257,7 @@ export async function fill(db: Db, o: FillOptions): Promise<void> {
         select j, wfid, (wfid - 1) * 3 + k, status,
                case when status in ('READY', 'CLAIMED', 'RUNNING', 'RETRY_WAIT') then (array[0, 0, 0, 0, 1, 1, 2, 5, 10, -1])[1 + floor(u2 * 10)::int] else 0 end,
                (array['aim.calibrate', 'aim.reduce', 'aim.publish'])[k],
-               '{"wf":' || wfid || ',"chunk":' || r || '}', null,
+               '{"wf":' || wfid || ',"chunk":' || r || '}', ${o.solutions ? 'case when not active then wfid end' : 'null'},
                case when fin then 'wf/' || wfid || '/' || j || '.log' end,
                case when status = 'FAILED' then 3 when status in ('WAITING', 'READY') then 0 when u3 < 0.01 then 2 else 1 end, 3,
                case when status = 'RETRY_WAIT' then ${int(now)} + 60000 else created end,
@@ -248,31 +302,10 @@ export async function fill(db: Db, o: FillOptions): Promise<void> {
       )
       insert into scale_count select workflowid, stepid, status, count(*) from ins group by 1, 2, 3`;
 
-    const loadStarted = Date.now();
-    let next = 0;
-    let done = 0;
-    const loader = async () => {
-      const s = await Session.open(knex, loaderSettings);
-      try {
-        for (;;) {
-          const i = next++;
-          if (i >= chunks.length) return;
-          const [a, b] = chunks[i];
-          await s.exec(jobSql(a, b));
-          done += b - a + 1;
-          const el = Date.now() - loadStarted;
-          log(`jobs ${grouped(done)} / ${grouped(J)} (${((100 * done) / J).toFixed(1)} %), ${seconds(el)}, ${grouped(done / (el / 1000))} rows/s`);
-        }
-      } finally {
-        await s.release();
-      }
-    };
-    await phase(`jobs (${chunks.length} statements of up to ${grouped(o.chunk)}, ${o.parallel} at once)`, () =>
-      Promise.all(Array.from({ length: Math.min(o.parallel, chunks.length) }, loader)),
-    );
-    loadMs = Date.now() - loadStarted;
+    const chunks = spans(J, o.chunk);
+    loadMs = await loadSpans(knex, loaderSettings, o.parallel, 'jobs', chunks, jobSql);
 
-    await phase('job counts (8 per step)', async () => {
+    await timed('job counts (8 per step)', async () => {
       await main.exec(
         `insert into rms_job_count (workflowid, stepid, status, jobs)
          select s.workflowid, s.id, st.status, coalesce(c.n, 0)
@@ -291,7 +324,7 @@ export async function fill(db: Db, o: FillOptions): Promise<void> {
     ).rows[0];
     if (Number(check.jobs) !== J) throw new Error(`job counts add up to ${check.jobs}, not ${J}`);
 
-    await phase('sequences', async () => {
+    await timed('sequences', async () => {
       for (const t of ['rms_descriptor', 'rms_workflow', 'rms_step', 'rms_job']) {
         await main.exec(`select setval(pg_get_serial_sequence('"${o.schema}"."${t}"', 'id'), (select max(id) from "${t}"))`);
       }
@@ -302,11 +335,10 @@ export async function fill(db: Db, o: FillOptions): Promise<void> {
 
     // Vacuum before the indexes: it sets hint bits and the visibility map once, so the index
     // builds read clean pages and index-only scans work from the start.
-    await phase('vacuum analyze', async () => {
+    await timed('vacuum analyze', async () => {
       for (const t of ['rms_descriptor', 'rms_workflow', 'rms_step', 'rms_step_dep', 'rms_job', 'rms_job_count']) await main.exec(`vacuum (analyze) "${t}"`);
     });
-    for (const ix of indexes) await phase(`index ${ix.name}`, () => main.exec(ix.def));
-    for (const fk of fks) await phase(`foreign key ${fk.tbl}.${fk.name}`, () => main.exec(`alter table "${fk.tbl}" add constraint "${fk.name}" ${fk.def}`));
+    await rebuild(main, unindexed);
     await main.exec('checkpoint').catch(() => undefined); // superuser or pg_checkpoint only: a courtesy to the queries that follow
   } finally {
     await main.release();
@@ -315,5 +347,5 @@ export async function fill(db: Db, o: FillOptions): Promise<void> {
   const total = Date.now() - started;
   log(`filled ${o.schema}: ${grouped(W)} workflows, ${grouped(3 * W)} steps, ${grouped(J)} jobs, ${grouped(24 * W)} job counts`);
   log(`jobs loaded in ${seconds(loadMs)} (${grouped(J / (loadMs / 1000))} rows/s); total ${seconds(total)} (${grouped(J / (total / 1000))} jobs/s overall)`);
-  for (const r of await schemaSize(knex, o.schema)) log(`  ${r.table.padEnd(18)} ${grouped(r.rows).padStart(12)} rows  heap ${r.heap.padStart(8)}  indexes ${r.indexes.padStart(8)}  total ${r.total.padStart(8)}`);
+  for (const r of await schemaSize(knex, o.schema)) log(`  ${r.table.padEnd(20)} ${grouped(r.rows).padStart(12)} rows  heap ${r.heap.padStart(8)}  indexes ${r.indexes.padStart(8)}  total ${r.total.padStart(8)}`);
 }

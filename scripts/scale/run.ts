@@ -9,18 +9,22 @@
  *
  * fill     [--workflows 350000] [--jobs 40000000] [--chunk 1000000] [--parallel 2] [--years 3]
  *          [--reset] [--force]   (--reset drops a filled schema first; --force skips the disk check)
+ *          [--console --log-dir DIR [--audit 1000000] [--mission-log 1000000] [--alerts 10000] [--users 40]
+ *           [--configs 24] [--monitor-days 365] [--long-log-mb 16]]
+ *          --console also fills the other console pages' tables (fillConsole.ts); the log
+ *          files that lie on disk go under --log-dir, the server's pfs.jobLog.dir.
  * queries  [--runs 5] [--budget-ms 100] [--plan-lines 8] [--json FILE] [--keep]
  *          The schema is dropped after the queries unless --keep. Exits 1 when a console
  *          query (not an "extra") takes more than --budget-ms warm.
  * Database: [--schema dpc_scale] [--host 127.0.0.1] [--port 5432] [--user postgres] [--database test]
  *          (defaults from DPC_TEST_PG_HOST, DPC_TEST_PG_PORT, DPC_TEST_PG_USER, DPC_TEST_PG_DATABASE).
  */
-import { statfsSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { parseArgs } from 'node:util';
-import type { Db } from '../../core/db.js';
-import { checkSchema, grouped, log, openScaleDb } from './common.js';
+import { BYTES_PER_JOB, checkDisk, checkSchema, CONSOLE_BYTES_PER_JOB, log, openScaleDb } from './common.js';
 import { fill } from './fill.js';
+import { fillConsole } from './fillConsole.js';
 import { queries } from './queries.js';
 
 const { values, positionals } = parseArgs({
@@ -33,6 +37,15 @@ const { values, positionals } = parseArgs({
     years: { type: 'string', default: '3' },
     reset: { type: 'boolean', default: false },
     force: { type: 'boolean', default: false },
+    console: { type: 'boolean', default: false },
+    'log-dir': { type: 'string' },
+    audit: { type: 'string', default: '1000000' },
+    'mission-log': { type: 'string', default: '1000000' },
+    alerts: { type: 'string', default: '10000' },
+    users: { type: 'string', default: '40' },
+    configs: { type: 'string', default: '24' },
+    'monitor-days': { type: 'string', default: '365' },
+    'long-log-mb': { type: 'string', default: '16' },
     runs: { type: 'string', default: '5' },
     'budget-ms': { type: 'string', default: '100' },
     'plan-lines': { type: 'string', default: '8' },
@@ -71,29 +84,21 @@ const target = {
   poolMax: parallel + 2,
 };
 
-/** Bytes a job takes in PostgreSQL with its indexes and its share of workflows, steps and counts (18.2 GB for 40 M jobs). */
-const BYTES_PER_JOB = 460;
-
-async function checkDisk(db: Db, jobs: number): Promise<void> {
-  let dir: string;
-  try {
-    dir = ((await db.knex.raw('show data_directory')) as { rows: { data_directory: string }[] }).rows[0].data_directory;
-  } catch {
-    log('disk: cannot read data_directory (not a superuser): not checked');
-    return;
-  }
-  let free: number;
-  try {
-    const s = statfsSync(dir);
-    free = s.bavail * s.bsize;
-  } catch {
-    log(`disk: ${dir} is not on this machine: not checked`);
-    return;
-  }
-  // The heap, its indexes, and the WAL written meanwhile (max_wal_size, recycled).
-  const need = jobs * BYTES_PER_JOB * 1.3 + 2 * 2 ** 30;
-  log(`disk: ${(free / 2 ** 30).toFixed(1)} GiB free under ${dir}, the fill needs about ${(need / 2 ** 30).toFixed(1)} GiB`);
-  if (free < need && !values.force) throw new Error(`not enough free disk for ${grouped(jobs)} jobs: run a smaller scale (--jobs, --workflows) or pass --force`);
+/** The console fill's options from the command line (shared with the console benchmark). */
+function consoleOptions(logDir: string) {
+  return {
+    schema,
+    logDir,
+    audit: positive('audit', values.audit),
+    missionLog: positive('mission-log', values['mission-log']),
+    alerts: positive('alerts', values.alerts),
+    users: positive('users', values.users),
+    configs: positive('configs', values.configs),
+    monitorDays: positive('monitor-days', values['monitor-days']),
+    longLogMb: positive('long-log-mb', values['long-log-mb']),
+    chunk: positive('chunk', values.chunk),
+    parallel,
+  };
 }
 
 const db = await openScaleDb(target);
@@ -104,7 +109,7 @@ try {
     log(`dropped schema ${schema}`);
   }
   if (command === 'fill' || command === 'all') {
-    await checkDisk(db, jobs);
+    await checkDisk(db, jobs, values.console ? BYTES_PER_JOB + CONSOLE_BYTES_PER_JOB : BYTES_PER_JOB, values.force);
     await fill(db, {
       workflows,
       jobs,
@@ -113,7 +118,12 @@ try {
       years: positive('years', values.years),
       schema,
       reset: values.reset,
+      solutions: values.console,
     });
+    if (values.console) {
+      if (!values['log-dir']) throw new Error('--console needs --log-dir: where the log files that lie on disk go (the server\'s pfs.jobLog.dir)');
+      await fillConsole(db, consoleOptions(values['log-dir']));
+    }
   }
   if (command === 'queries' || command === 'all') {
     const results = await queries(db, {
