@@ -29,13 +29,21 @@ export const insertSamples = defineQuery('smas.insertSamples', { rows: [[1, 1767
   insertColumns(knex, dialect, 'smas_sample', SAMPLE_COLUMNS, p.rows),
 );
 
-/** The latest sample of each series, by the (seriesid, t) key: one probe a series. */
+/**
+ * The latest sample of each series, by the (seriesid, t) key: one probe a series. The latest
+ * time is found per series first, in a derived table: as a condition on the join, PostgreSQL
+ * ran the max once per sample of the series (1.9 s for 29 series of 45 days).
+ */
 export const latestSamples = defineQuery('smas.latestSamples', {}, (knex) =>
-  knex('smas_series as s')
-    .join('smas_sample as x', 'x.seriesid', 's.id')
-    .select('s.id', 's.name', 's.labels', 'x.t', 'x.value')
-    .where('x.t', knex('smas_sample as m').max('m.t').where('m.seriesid', knex.ref('s.id')))
-    .orderBy(['s.name', 's.labels']),
+  knex
+    .from(
+      knex('smas_series as s')
+        .select('s.id', 's.name', 's.labels', knex('smas_sample as m').max('m.t').where('m.seriesid', knex.ref('s.id')).as('t'))
+        .as('l'),
+    )
+    .join('smas_sample as x', (j) => j.on('x.seriesid', 'l.id').andOn('x.t', 'l.t'))
+    .select('l.id', 'l.name', 'l.labels', 'l.t', 'x.value')
+    .orderBy(['l.name', 'l.labels']),
 );
 
 /**
