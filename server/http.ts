@@ -83,6 +83,10 @@ export function createApp(dpc: Dpc): Express {
           upgradeInsecureRequests: null,
         },
       },
+      // helmet's default, no-referrer, makes a browser send `Origin: null` on the console's own
+      // form POSTs, which the Origin check refuses: same-origin keeps the Origin for this site and
+      // still sends nothing to others.
+      referrerPolicy: { policy: 'same-origin' },
     }),
   );
   r.use('/static/vendor/uplot', express.static(UPLOT_DIST, { maxAge: '1d' }));
