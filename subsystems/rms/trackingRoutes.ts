@@ -48,7 +48,7 @@ export function trackingPages(tracking: Tracking): Router {
   pages.get('/solutions', async (req, res) => {
     // The DPCT's "Solution Id" box: straight to that solution.
     const wanted = wholeParam(req.query.id, 'id', 1);
-    if (wanted !== undefined) return void res.redirect(303, `/rms/solutions/${wanted}`);
+    if (wanted !== undefined) return void res.redirect(303, (res.locals.url as (path: string) => string)(`/rms/solutions/${wanted}`));
     const q = solutionsQuery(req.query);
     const solutions = await tracking.solutions({ ...q, limit: PAGE });
     const next = solutions.length === PAGE ? `/rms/solutions${queryString({ dmtype: q.dmtype, before: solutions[solutions.length - 1].id })}` : undefined;
