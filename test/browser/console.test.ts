@@ -3,7 +3,7 @@ import { beforeAll, describe, expect, test } from 'vitest';
 import { systemClock } from '../../core/clock.js';
 import { softwareVersion } from '../../server/paths.js';
 import { recordConfig } from '../../subsystems/rms/provenance.js';
-import { ended, jobsOf, operator } from '../fixtures/rms-harness.js';
+import { ended, jobsOf, operator, until } from '../fixtures/rms-harness.js';
 import { hasChromium } from '../helpers/browser.js';
 import { useBrowserConsole } from '../helpers/browserConsole.js';
 
@@ -31,6 +31,8 @@ describe.skipIf(!hasChromium())('the console in Chromium', () => {
     for (const id of [logging.id, doomed.id, dag.id]) await ended(h, id);
     retried = { workflowid: logging.id, jobid: Number((await jobsOf(h, logging.id))[0].id) };
     failedWorkflow = doomed.id;
+    // The failure reaches the mission log through the outbox, after the workflow has ended.
+    await until(async () => (await h.knex('ems_mission_log').where({ workflowid: doomed.id })).length > 0, 10_000, 'the mission log entry of the failed workflow');
 
     const config = h.dpc.config;
     const a = Number((await bc.c.get('/api/rms/configs?limit=1')).json().configs[0].id);
