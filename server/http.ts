@@ -68,9 +68,6 @@ export function createApp(dpc: Dpc): Express {
   });
   r.use(
     helmet({
-      // helmet's no-referrer makes a browser send `Origin: null` with a form's POST, which the
-      // origin check must refuse; same-origin keeps the origin (and referrer) for the console only.
-      referrerPolicy: { policy: 'same-origin' },
       // Server-rendered pages with their scripts and styles in /static only: nothing inline, nothing from elsewhere.
       contentSecurityPolicy: {
         useDefaults: true,
@@ -88,6 +85,10 @@ export function createApp(dpc: Dpc): Express {
           upgradeInsecureRequests: null,
         },
       },
+      // helmet's default, no-referrer, makes a browser send `Origin: null` on the console's own
+      // form POSTs, which the Origin check refuses: same-origin keeps the Origin for this site and
+      // still sends nothing to others.
+      referrerPolicy: { policy: 'same-origin' },
     }),
   );
   r.use('/static/vendor/uplot', express.static(UPLOT_DIST, { maxAge: '1d' }));

@@ -3,6 +3,7 @@ import type { RmsService } from '../../subsystems/rms/index.js';
 import { WORKFLOWS } from '../fixtures/rms-harness.js';
 import { addUser, sessionCookieOf, signIn } from '../helpers/auth.js';
 import { startApp, type App } from '../helpers/app.js';
+import { until } from '../helpers/server.js';
 
 let app: App;
 beforeAll(async () => {
@@ -59,6 +60,33 @@ describe('the console under http.basePath, behind a reverse proxy', () => {
       redirect: 'manual',
     });
     expect(res.headers.get('location')).toMatch(/^\/dpc\/pfs\/nodes\?done=/);
+  });
+
+  test("every page's links, forms and assets lie under the base path", async () => {
+    const u = await addUser(app.dpc.db, app.t.config, 'admin');
+    const session = await signIn(app.base, u.username, u.password);
+    const started = await fetch(`${app.base}/api/rms/workflows`, {
+      method: 'POST',
+      headers: session.headers({ 'content-type': 'application/json' }),
+      body: JSON.stringify({ name: 'logging', params: { jobs: [{ lines: 2, until: 2 }] }, reason: 'a job log, a solution and a mission log entry to link to' }),
+    });
+    const workflowid = ((await started.json()) as { id: number }).id;
+    const knex = app.dpc.db.knex;
+    await until(async () => (await knex('ems_mission_log').where({ workflowid })).length > 0, 15_000, 'the workflow ended');
+    const { id: jobid } = await knex('rms_job').where({ workflowid }).first('id');
+    const { solutionid } = await knex('rms_workflow').where({ id: workflowid }).first('solutionid');
+    const { id: configid } = await knex('rms_config').first('id');
+    const pages = ['/', '/pfs/nodes', '/pfs/logs', `/pfs/logs?workflow=${workflowid}`, `/pfs/jobs/${jobid}/log?attempt=1`, `/pfs/jobs/${jobid}/log?q=line`, '/rms/solutions', `/rms/solutions/${solutionid}`, '/rms/configs', `/rms/configs/${configid}`, `/rms/configs/diff?a=${configid}&b=${configid}`, '/ems/mission-log', '/ems/alerts', '/smas/monitor', '/smas/audit', '/smas/users', '/smas/account'];
+    const outside: string[] = [];
+    for (const path of pages) {
+      const res = await fetch(app.base + path, { headers: { cookie: session.cookie }, redirect: 'manual' });
+      expect(res.status, path).toBe(200);
+      const html = await res.text();
+      for (const m of html.matchAll(/(?:href|action|src|data-follow|data-api)="([^"]+)"/g)) if (!m[1].startsWith('/dpc/')) outside.push(`${path}: ${m[1]}`);
+    }
+    expect(outside).toEqual([]);
+    const lookup = await fetch(`${app.base}/rms/solutions?id=${solutionid}`, { headers: { cookie: session.cookie }, redirect: 'manual' });
+    expect(lookup.headers.get('location')).toBe(`/dpc/rms/solutions/${solutionid}`);
   });
 
   test('outside the base path there is nothing', async () => {

@@ -29,6 +29,16 @@
     return data;
   }
 
+  /** Room for the widest tick label of the value axis (78,475.56 MiB needs more than 0.75 ms), so that the unit's label never covers it. */
+  function valueAxisSize(u, values, axisIdx, cycleNum) {
+    var axis = u.axes[axisIdx];
+    if (cycleNum > 1) return axis._size;
+    var widest = 0;
+    u.ctx.font = axis.font[0];
+    (values || []).forEach(function (v) { widest = Math.max(widest, u.ctx.measureText(v).width); });
+    return Math.ceil(axis.ticks.size + axis.gap + widest / devicePixelRatio) + 4;
+  }
+
   function draw(figure) {
     var q = new URLSearchParams({ series: figure.dataset.series, from: figure.dataset.from, to: figure.dataset.to });
     fetch(figure.dataset.api + '?' + q.toString(), { headers: { accept: 'application/json' }, credentials: 'same-origin' })
@@ -42,7 +52,7 @@
           // UTC, as the tables and every time on the console.
           tzDate: function (ts) { return uPlot.tzDate(new Date(ts * 1e3), 'Etc/UTC'); },
           scales: { x: { time: true, min: json.from / 1000, max: json.to / 1000 } },
-          axes: [{}, { label: unit, size: 60 }],
+          axes: [{}, { label: unit, size: valueAxisSize }],
           series: [{}].concat(json.series.map(function (s, i) {
             return { label: labelsOf(s), stroke: COLOURS[i % COLOURS.length], width: 1.5, spanGaps: false };
           })),
