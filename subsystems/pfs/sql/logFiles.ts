@@ -100,7 +100,9 @@ export const listLogFiles = defineQuery(
   (knex, p) => {
     const q = knex('pfs_log_file')
       .select('id', 'filename', 'jobid', 'attempt', 'subsystem', 'taskname', 'workflowid', 'maxbackupnumber', 'numberofbackup', 'bytes', 'created', 'updated')
-      .orderBy('id', 'desc')
+      // One workflow's files in the order of pfs_log_file_wf_ix: by id alone, PostgreSQL walked the
+      // primary key back from the newest and filtered out every later workflow's rows (seconds at 40 M).
+      .orderBy(p.workflowid !== null ? [{ column: 'workflowid', order: 'desc' }, { column: 'id', order: 'desc' }] : [{ column: 'id', order: 'desc' }])
       .limit(p.limit);
     if (p.before !== null) q.where('id', '<', p.before);
     if (p.workflowid !== null) q.where('workflowid', p.workflowid);
