@@ -168,13 +168,17 @@ export class Dispatcher {
    */
   private checkLeases(): void {
     const now = performance.now();
+    const share = this.config.rms.jobLeaseMs * this.config.pfs.leaseLossShare;
     if (this.holdsNothing()) {
       this.renewedAt = now;
+      this.executor.openStartsFor(share);
       return;
     }
     if (this.leaseLostAt !== undefined) return;
     const since = now - this.renewedAt;
-    if (since <= this.config.rms.jobLeaseMs * this.config.pfs.leaseLossShare) return;
+    // Moved on at each look while the leases hold; left behind (so closed) when the process is frozen.
+    this.executor.openStartsFor(share - since);
+    if (since <= share) return;
     this.leaseLostAt = now;
     const runs = this.executor.heldJobs();
     for (const job of runs) {

@@ -62,6 +62,14 @@ describe('the local executor sends jobs to its threads', () => {
     expect(executor.capacity()).toBe(2);
   });
 
+  test("while its start gate is closed (its process's job leases in doubt) a thread begins no job: each goes back to the queue unrun; opened again, jobs run", async () => {
+    executor.openStartsFor(-1);
+    const closed = await run(Array.from({ length: 3 }, () => job('t.echoSpec')));
+    expect(closed.map((r) => r.outcome)).toEqual(closed.map((r) => ({ job: r.outcome.job, status: 'HANDED_BACK', reason: "not begun: its process's job leases were in doubt" })));
+    executor.openStartsFor(60_000);
+    expect((await run([job('t.noop')])).map((r) => r.outcome.status)).toEqual(['SUCCESS']);
+  });
+
   test('a thread that dies in the middle of a batch fails only the job that ran; the others of its batch go back to the queue', async () => {
     // Seen short first, so that the next ones are batched together.
     await run(Array.from({ length: 50 }, () => job('t.crashIf')));

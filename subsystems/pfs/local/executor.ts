@@ -9,7 +9,7 @@ import type { ClaimedJob, Outcome } from '../../rms/index.js';
 import { JobLog, jobLogName, logCapBytes, SegmentWriter, type Extent } from '../jobLog.js';
 import { jobSpec, type TaskType, type TaskTypes } from '../tasks.js';
 import { runProgram, StopAtOnce } from './program.js';
-import { RETURNED, type JobOutput, type RunningExtents, type WorkerInput, type WorkerJob, type WorkerLogOptions, type WorkerOutput } from './worker.js';
+import { gateOffset, monotonicMs, RETURNED, sharedBytes, type JobOutput, type RunningExtents, type WorkerInput, type WorkerJob, type WorkerLogOptions, type WorkerOutput } from './worker.js';
 
 /** How long a cancelled or timed-out TypeScript task has to return before its thread is stopped. */
 const STOP_GRACE_MS = 1000;
@@ -105,6 +105,8 @@ export class LocalExecutor {
   private readonly shared: SharedArrayBuffer;
   private readonly starts: Float64Array;
   private readonly stops: Int32Array;
+  /** The start gate (see gateOffset in worker.ts): open until then, monotonic ms. */
+  private readonly gate: Float64Array;
   private readonly slots: number;
   private readonly freeSlots: number[];
   private readonly held = new Map<number, Held>();
@@ -147,9 +149,11 @@ export class LocalExecutor {
     this.cpuBudget = config.cpus || cores;
     this.memoryBudgetMb = config.memoryMb || Math.floor((totalmem() / 2 ** 20) * 0.8);
     this.slots = Math.min(this.threads * config.batchesPerThread * MAX_BATCH, MAX_HELD);
-    this.shared = new SharedArrayBuffer(this.slots * 12);
+    this.shared = new SharedArrayBuffer(sharedBytes(this.slots));
     this.starts = new Float64Array(this.shared, 0, this.slots);
     this.stops = new Int32Array(this.shared, this.slots * 8, this.slots);
+    this.gate = new Float64Array(this.shared, gateOffset(this.slots), 1);
+    this.gate[0] = Infinity;
     this.freeSlots = Array.from({ length: this.slots }, (_, i) => this.slots - 1 - i);
     const fromSource = import.meta.url.endsWith('.ts');
     this.pool = new Piscina({
@@ -406,9 +410,11 @@ export class LocalExecutor {
     // Written out, not spread from a shared part: one object per job, hundreds per batch.
     const outcome: Outcome = held.stopping?.handBack
       ? { job, status: 'HANDED_BACK', reason: held.stopping.reason }
-      : out.error === undefined
-        ? { job, status: 'SUCCESS', result: out.result, wallMs, peakMemMb: out.peakHeapMb, logs: logName }
-        : { job, status: 'FAILED', reason: held.stopping?.reason ?? out.error, wallMs, peakMemMb: out.peakHeapMb, logs: logName };
+      : out.notStarted
+        ? { job, status: 'HANDED_BACK', reason: out.error! }
+        : out.error === undefined
+          ? { job, status: 'SUCCESS', result: out.result, wallMs, peakMemMb: out.peakHeapMb, logs: logName }
+          : { job, status: 'FAILED', reason: held.stopping?.reason ?? out.error, wallMs, peakMemMb: out.peakHeapMb, logs: logName };
     if (!out.log) return { outcome };
     // The output lists every extent; those the dispatcher took while the job ran are recorded already.
     const taken = held.threadLog?.taken;
@@ -437,6 +443,11 @@ export class LocalExecutor {
     const mean = this.meanMs.get(tasktype);
     this.meanMs.set(tasktype, mean === undefined ? wallMs : mean * 0.8 + wallMs * 0.2);
     this.meanAllMs = this.meanAllMs === undefined ? wallMs : this.meanAllMs * 0.8 + wallMs * 0.2;
+  }
+
+  /** Threads may begin jobs for `ms` more (the job leases hold until then); none after. */
+  openStartsFor(ms: number): void {
+    this.gate[0] = monotonicMs() + ms;
   }
 
   /**

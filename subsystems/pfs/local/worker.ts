@@ -60,6 +60,8 @@ export interface JobOutput {
   peakHeapMb: number;
   /** The job's log, if it wrote one: every extent, those handed on while it ran included. */
   log?: { extents: Extent[]; bytes: number };
+  /** It did not begin: the start gate was closed (its process's job leases were in doubt). */
+  notStarted?: true;
 }
 
 /** The jobs of the batch that ran, in order; those after them did not start. */
@@ -67,6 +69,18 @@ export type WorkerOutput = JobOutput[];
 
 /** starts[slot] once its job has returned: it ran, but its thread may still die before saying how. */
 export const RETURNED = -1;
+
+/**
+ * The shared memory's start gate: a Float64 after the slots' starts and stops, the monotonic
+ * time (monotonicMs) until which a thread may begin a job. The coordinator moves it on while its
+ * job leases hold. A thread frozen with its process (SIGSTOP, a stalled VM) wakes before the
+ * coordinator's watchdog can stop anything: the gate, already past, keeps it from beginning the
+ * next job of its batch while another process may have been handed that job.
+ */
+export const gateOffset = (slots: number) => Math.ceil((slots * 12) / 8) * 8;
+export const sharedBytes = (slots: number) => gateOffset(slots) + 8;
+/** CLOCK_MONOTONIC in ms: one clock for the coordinator and its threads (performance.now() has an origin per thread). */
+export const monotonicMs = () => Number(process.hrtime.bigint()) / 1e6;
 
 /**
  * The thread's heap is read after a job of this many ms or more, and after this many
@@ -133,6 +147,7 @@ interface Current {
 export default async function runJobs(input: WorkerInput): Promise<WorkerOutput> {
   const starts = new Float64Array(input.shared, 0, input.slots);
   const stops = new Int32Array(input.shared, input.slots * 8, input.slots);
+  const gate = new Float64Array(input.shared, gateOffset(input.slots), 1);
   const out: WorkerOutput = [];
   let current: Current | undefined;
   // An async task sees its signal aborted; a synchronous one is stopped with its thread.
@@ -148,6 +163,10 @@ export default async function runJobs(input: WorkerInput): Promise<WorkerOutput>
       if (out.length > 0 && performance.now() - began > input.batchMs) break;
       if (Atomics.load(stops, job.slot) === 1) {
         out.push({ error: 'stopped before it began', wallMs: 0, peakHeapMb: 0 });
+        continue;
+      }
+      if (monotonicMs() > gate[0]) {
+        out.push({ error: "not begun: its process's job leases were in doubt", wallMs: 0, peakHeapMb: 0, notStarted: true });
         continue;
       }
       current = { slot: job.slot };
