@@ -48,6 +48,8 @@ export function createApp(dpc: Dpc): Express {
   app.disable('x-powered-by');
   app.set('trust proxy', trustProxy);
   app.set('view engine', 'ejs');
+  // Express caches compiled views only under NODE_ENV=production; a server always runs its release's views, so always.
+  app.set('view cache', true);
   app.set('views', join(projectRoot, 'views'));
   const url = (path: string) => basePath + path;
 

@@ -36,8 +36,8 @@ export interface DispatchObserver {
 
 /** How often the lease watchdog looks (STOP_AT_ONCE_MS counts on it). */
 const WATCHDOG_MS = 50;
-/** For how many leases after the first try this process goes on taking back its lapses' hand-backs (see forgiveAt). */
-const FORGIVE_LEASES = 10;
+/** For how many leases after its last trouble a process goes on taking back its lapses' hand-backs (see forgiveAt). */
+const FORGIVE_LEASES = 12;
 
 export class Dispatcher {
   private running = false;
@@ -83,12 +83,12 @@ export class Dispatcher {
   /** Runs stopped because their claim is no longer this run's to finish: nothing is recorded for them. */
   private readonly dropped = new Set<number>();
   /**
-   * When (monotonic ms) to take back the hand-backs counted for the leases this process let
-   * lapse (lost, cut off, or a claim whose answer did not come): from two leases after the
-   * last trouble, by when the reaper has usually handed them back, at each renewal until
-   * FORGIVE_LEASES leases later, for a reaper slowed down by a loaded machine (on a machine
-   * at load 16 it handed back four leases after the trouble). Each try is one probe of the
-   * partial index rms_job_lapsed_ix. Undefined: nothing to take back.
+   * From when (monotonic ms) to take back the hand-backs counted for the leases this process
+   * let lapse (lost, cut off, or a claim whose answer did not come): at each renewal that
+   * succeeds from the last trouble on, until FORGIVE_LEASES leases later, so that hand-backs
+   * the reaper makes late (on a machine at load 16, four leases after the trouble) are taken
+   * back too. Each try is one probe of the partial index rms_job_lapsed_ix. Undefined:
+   * nothing to take back.
    */
   private forgiveAt: number | undefined;
   private outageLogged = false;
@@ -389,9 +389,9 @@ export class Dispatcher {
     }
   }
 
-  /** Something may have let job leases lapse: their hand-backs are taken back once the reaper has had time. */
+  /** Something may have let job leases lapse: their hand-backs are taken back from the next renewal on. */
   private troubled(): void {
-    this.forgiveAt = performance.now() + 2 * this.config.rms.jobLeaseMs;
+    this.forgiveAt = performance.now();
   }
 
   private onError(what: string, err: unknown): void {

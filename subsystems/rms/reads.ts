@@ -27,6 +27,9 @@ function withParams(wf: WorkflowRow) {
 }
 
 /** What the console, the API and the CLI read of run management; every list is paged by key. */
+/** Recent and History count the workflows that match up to this many. */
+export const WORKFLOW_COUNT_CAP = 10_000;
+
 export class Reads {
   constructor(private readonly db: Db) {}
 
@@ -61,12 +64,13 @@ export class Reads {
     return rows.map((w) => ({ ...withParams(w), jobs: jobs.get(Number(w.id))! }));
   }
 
-  /** How many workflows the filter of Recent and History matches, on the index its list walks. */
-  async countWorkflows(o: WorkflowQuery = {}): Promise<number> {
+  /** How many workflows the filter of Recent and History matches (up to WORKFLOW_COUNT_CAP: then not `exact`), on the index its list walks. */
+  async countWorkflows(o: WorkflowQuery = {}): Promise<{ count: number; exact: boolean }> {
     const filter = await this.workflowFilter(o);
-    if (filter === undefined) return 0;
-    const [row] = (await countWorkflows(this.db.knex, filter)) as { n: number | string }[];
-    return Number(row?.n ?? 0);
+    if (filter === undefined) return { count: 0, exact: true };
+    const [row] = (await countWorkflows(this.db.knex, { ...filter, cap: WORKFLOW_COUNT_CAP + 1 })) as { n: number | string }[];
+    const n = Number(row?.n ?? 0);
+    return n > WORKFLOW_COUNT_CAP ? { count: WORKFLOW_COUNT_CAP, exact: false } : { count: n, exact: true };
   }
 
   /** Jobs done (SUCCESS), failed and in all of some workflows, from the per-step counts: never a read of rms_job. */

@@ -69,9 +69,9 @@ export function rmsApi(rms: RmsService): Router {
   route(api, 'get', '/workflows/count', {
     summary: "Recent and History's How many: the workflows a filter matches",
     query: z.object({ name: param('the workflow descriptor'), status: param('RUNNING, PAUSED, SUCCESS, FAILED or CANCELLED'), day: param('a day of creation, YYYY-MM-DD (UTC)'), createdFrom: param('created at or after (Unix ms or ISO 8601)'), createdTo: param('created before (Unix ms or ISO 8601)') }),
-    returns: '{count}',
+    returns: '{count, exact}: exact false when more than 10 000 match',
   }, async (req, res) => {
-    res.json({ count: await rms.reads.countWorkflows(workflowQuery(req.query as Record<string, unknown>)) });
+    res.json(await rms.reads.countWorkflows(workflowQuery(req.query as Record<string, unknown>)));
   });
   route(api, 'post', '/workflows', { summary: 'Start a workflow by hand', body: StartWorkflowBody, status: 201, returns: '{id, created, jobs}; 200 and created false when it existed' }, async (req, res) => {
     const b = req.body;

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { BULK_SPAN } from '../../subsystems/rms/bulk.js';
 import { HELD_POOL } from '../fixtures/rms-workflows.js';
 import { failHeld, jobsOf, operator, startHarness, workflowRow, type Harness } from '../fixtures/rms-harness.js';
+import { until } from '../helpers/server.js';
 
 let h: Harness;
 beforeAll(async () => {
@@ -40,8 +41,10 @@ describe('bulk actions on a job query', () => {
     expect(await counts(id)).toMatchObject({ READY: 0, CANCELLED: n });
     expect((await workflowRow(h, id)).status).toBe('CANCELLED');
     expect(await audits('jobs.bulk-cancel')).toHaveLength(1);
-    const log = (await h.knex('ems_mission_log').where('message', 'like', 'bulk cancel by bob%')) as { message: string }[];
-    expect(log.map((l) => l.message)).toEqual([`bulk cancel by bob: ${n} job(s) changed of ${n} matching; reason: wrong day`]);
+    // The mission log entry is written after the action commits, not in its transaction.
+    const log = async () => (await h.knex('ems_mission_log').where('message', 'like', 'bulk cancel by bob%')) as { message: string }[];
+    await until(async () => (await log()).length > 0, 10_000, 'the mission log entry');
+    expect((await log()).map((l) => l.message)).toEqual([`bulk cancel by bob: ${n} job(s) changed of ${n} matching; reason: wrong day`]);
   });
 
   test('resumes the failed jobs a reason matches across workflows, and never changes a job a process holds', async () => {

@@ -126,10 +126,14 @@ function whereWorkflows(q: Knex.QueryBuilder, p: WorkflowFilter): Knex.QueryBuil
 }
 
 /** "How many": the workflows the filter matches, counted on the index the list walks. */
+/**
+ * How many workflows a filter matches, counted up to `cap`: beyond, the page says "cap+". A
+ * count of all 350 000 workflows took 100 ms, on every view of Recent.
+ */
 export const countWorkflows = defineQuery(
   'rms.countWorkflows',
-  { name: null as string | null, status: null as string | null, created: null as WorkflowFilter['created'] },
-  (knex, p) => whereWorkflows(knex('rms_workflow').count({ n: '*' }), p),
+  { name: null as string | null, status: null as string | null, created: null as WorkflowFilter['created'], cap: 10_000 },
+  (knex, p) => knex.from(whereWorkflows(knex('rms_workflow').select('id'), p).limit(p.cap).as('m')).count({ n: '*' }),
 );
 
 /** The parameters of workflows, which every task of theirs receives. */
