@@ -106,7 +106,10 @@ function ended(knex: Knex, p: { from: number; to: number; after: Key | null; dir
   if (p.after !== null) {
     const { a, id } = p.after;
     const op = p.dir === 'asc' ? '>' : '<';
-    // Keyset without a row-value comparison, which Oracle lacks.
+    // Keyset without a row-value comparison, which Oracle lacks. The plain bound on endtime is
+    // what the index range starts from: the OR alone is a filter, and each slice of a day's
+    // triage read the day from its start (575 ms a slice at 76 000 jobs, 25 s in all).
+    q.andWhere('rms_job.endtime', `${op}=`, a);
     q.andWhere((w) => w.where('rms_job.endtime', op, a).orWhere((x) => x.where('rms_job.endtime', a).andWhere('rms_job.id', op, id)));
   }
   return q.orderBy([{ column: 'rms_job.endtime', order: p.dir }, { column: 'rms_job.id', order: p.dir }]);
@@ -132,6 +135,8 @@ export const selectEndedJobs = defineQuery(
     const q = where(ended(knex, p, p.keysOnly ? JOB_KEY_COLUMNS : JOB_COLUMNS), p.c);
     const { a, id } = p.until;
     const op = p.dir === 'asc' ? '<' : '>';
+    // The plain bound ends the index range at the slice's end (see `ended`).
+    q.andWhere('rms_job.endtime', `${op}=`, a);
     return q.andWhere((w) => w.where('rms_job.endtime', op, a).orWhere((x) => x.where('rms_job.endtime', a).andWhere('rms_job.id', `${op}=`, id))).limit(p.limit);
   },
 );
@@ -144,9 +149,11 @@ export const countEndedJobs = defineQuery(
     const q = where(knex('rms_job').count({ n: '*' }).where('rms_job.endtime', '>=', p.from).andWhere('rms_job.endtime', '<', p.to), p.c);
     if (p.after !== null) {
       const { a, id } = p.after;
+      q.andWhere('rms_job.endtime', '>=', a);
       q.andWhere((w) => w.where('rms_job.endtime', '>', a).orWhere((x) => x.where('rms_job.endtime', a).andWhere('rms_job.id', '>', id)));
     }
     const { a, id } = p.until;
+    q.andWhere('rms_job.endtime', '<=', a);
     return q.andWhere((w) => w.where('rms_job.endtime', '<', a).orWhere((x) => x.where('rms_job.endtime', a).andWhere('rms_job.id', '<=', id)));
   },
 );
