@@ -73,6 +73,34 @@ function seriesIds(value: unknown): number[] | undefined {
 const describe = (name: string) => SERIES[name] ?? { title: name, unit: '', group: 'other' as const };
 
 /** The Monitor's JSON: the series with their latest values, and the asked ones' points over the range. */
+/**
+ * The Monitor's answers by query, each kept until the next sample is due: the samples change
+ * only then, and a year of 29 series is 254 000 roll-ups to add up (seconds a view at 50 views/s
+ * in the console benchmark). A range back from now ends at the last sampling time, so that one
+ * interval's views are one answer.
+ */
+class MonitorAnswers {
+  private readonly answers = new Map<string, { until: number; answer: Promise<unknown> }>();
+
+  constructor(
+    private readonly store: SampleStore,
+    private readonly config: MonitorConfig,
+  ) {}
+
+  get(query: Record<string, unknown>, now: number): Promise<unknown> {
+    const interval = this.config.intervalMs;
+    const sampled = now - (now % interval);
+    const key = JSON.stringify([query.range ?? null, query.from ?? null, query.to ?? null, query.series ?? null, sampled]);
+    const kept = this.answers.get(key);
+    if (kept && kept.until > now) return kept.answer;
+    for (const [k, v] of this.answers) if (v.until <= now) this.answers.delete(k);
+    const answer = monitorJson(this.store, this.config, query, query.to === undefined || query.to === '' ? sampled : now);
+    this.answers.set(key, { until: sampled + interval, answer });
+    answer.catch(() => this.answers.delete(key));
+    return answer;
+  }
+}
+
 async function monitorJson(store: SampleStore, config: MonitorConfig, query: Record<string, unknown>, now: number) {
   const range = rangeOf(query, now);
   const latest = await store.latest();
@@ -196,6 +224,7 @@ function userActions(accounts: Accounts) {
  */
 export function smasApi(r: SmasRoutes): Router {
   const api = Router();
+  const monitor = new MonitorAnswers(r.store, r.monitor);
   route(api, 'get', '/subsystems', { summary: "This process's subsystem states and its database's" }, async (_req, res) => {
     res.json({ process: r.processId, database: r.service.db(), subsystems: r.service.states() });
   });
@@ -208,7 +237,7 @@ export function smasApi(r: SmasRoutes): Router {
       series: param(`series ids separated by commas, at most ${MAX_SERIES}`),
     }),
   }, async (req, res) => {
-    res.json(await monitorJson(r.store, r.monitor, req.query, Date.now()));
+    res.json(await monitor.get(req.query as Record<string, unknown>, Date.now()));
   });
   route(api, 'get', '/me', { summary: 'The signed-in user' }, (_req, res) => {
     res.json(userOf(res));
