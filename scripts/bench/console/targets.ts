@@ -116,7 +116,10 @@ export async function findKeys(knex: Knex, get: Get, deepPages: number, now: num
     return Number(rows[0].id);
   };
   const dayFrom = now - (now % 86_400_000) - 86_400_000;
-  const running = await one(`select max(id) as id from rms_workflow where status = 'RUNNING'`);
+  // A filled running workflow, one with READY jobs: an earlier run's feeder workflows, stopped with it, have none.
+  const running = await one(
+    `select max(w.id) as id from rms_workflow w where w.status = 'RUNNING' and exists (select 1 from rms_job j where j.id between w.first_jobid and w.last_jobid and j.status = 'READY')`,
+  );
   const biggest = await one('select id from rms_workflow order by last_jobid - first_jobid desc nulls last limit 1');
   return {
     day: new Date(dayFrom).toISOString().slice(0, 10),
