@@ -22,6 +22,21 @@ export interface PgTarget {
 const IDENT = /^[a-z_][a-z0-9_]*$/;
 
 /** Refuses a schema name that is not a plain identifier, or `public`, which the scripts would fill or drop. */
+/** The PostgreSQL connection options of the scale scripts, for node:util parseArgs (defaults from DPC_TEST_PG_*). */
+export const PG_OPTIONS = {
+  host: { type: 'string', default: process.env.DPC_TEST_PG_HOST ?? '127.0.0.1' },
+  port: { type: 'string', default: process.env.DPC_TEST_PG_PORT ?? '5432' },
+  user: { type: 'string', default: process.env.DPC_TEST_PG_USER ?? 'postgres' },
+  database: { type: 'string', default: process.env.DPC_TEST_PG_DATABASE ?? 'test' },
+} as const;
+
+/** A positive whole number from an option, or an error naming it. */
+export function positive(name: string, raw: string | undefined): number {
+  const n = Number(raw);
+  if (!Number.isSafeInteger(n) || n < 1) throw new Error(`--${name} must be a positive integer (got ${raw})`);
+  return n;
+}
+
 export function checkSchema(schema: string): string {
   if (!IDENT.test(schema)) throw new Error(`--schema must be a lower-case SQL identifier (got ${JSON.stringify(schema)})`);
   if (schema === 'public') throw new Error('--schema public is refused: the scale data goes into a schema of its own, which is dropped afterwards');

@@ -22,7 +22,7 @@
 import { writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { parseArgs } from 'node:util';
-import { BYTES_PER_JOB, checkDisk, checkSchema, CONSOLE_BYTES_PER_JOB, log, openScaleDb } from './common.js';
+import { BYTES_PER_JOB, checkDisk, checkSchema, CONSOLE_BYTES_PER_JOB, log, openScaleDb, PG_OPTIONS, positive } from './common.js';
 import { fill } from './fill.js';
 import { fillConsole } from './fillConsole.js';
 import { queries } from './queries.js';
@@ -52,18 +52,9 @@ const { values, positionals } = parseArgs({
     json: { type: 'string' },
     keep: { type: 'boolean', default: false },
     schema: { type: 'string', default: 'dpc_scale' },
-    host: { type: 'string', default: process.env.DPC_TEST_PG_HOST ?? '127.0.0.1' },
-    port: { type: 'string', default: process.env.DPC_TEST_PG_PORT ?? '5432' },
-    user: { type: 'string', default: process.env.DPC_TEST_PG_USER ?? 'postgres' },
-    database: { type: 'string', default: process.env.DPC_TEST_PG_DATABASE ?? 'test' },
+    ...PG_OPTIONS,
   },
 });
-
-function positive(name: string, raw: string | undefined): number {
-  const n = Number(raw);
-  if (!Number.isSafeInteger(n) || n < 1) throw new Error(`--${name} must be a positive integer (got ${raw})`);
-  return n;
-}
 
 const command = positionals[0];
 if (!command || !['fill', 'queries', 'all', 'drop'].includes(command) || positionals.length > 1) {

@@ -28,7 +28,7 @@ import { loadConfig } from '../../../server/config.js';
 import { openAccounts } from '../../../subsystems/smas/index.js';
 import { signIn } from '../../../test/helpers/auth.js';
 import { serveDpc } from '../../../test/helpers/server.js';
-import { BYTES_PER_JOB, checkDisk, checkSchema, CONSOLE_BYTES_PER_JOB, grouped, log, openScaleDb } from '../../scale/common.js';
+import { BYTES_PER_JOB, checkDisk, checkSchema, CONSOLE_BYTES_PER_JOB, grouped, log, openScaleDb, PG_OPTIONS, positive } from '../../scale/common.js';
 import { fill } from '../../scale/fill.js';
 import { fillConsole } from '../../scale/fillConsole.js';
 import { GOAL_P99_MS, offer, passes, type Load } from './load.js';
@@ -57,18 +57,9 @@ const { values } = parseArgs({
     dir: { type: 'string' },
     keep: { type: 'boolean', default: false },
     json: { type: 'string' },
-    host: { type: 'string', default: process.env.DPC_TEST_PG_HOST ?? '127.0.0.1' },
-    port: { type: 'string', default: process.env.DPC_TEST_PG_PORT ?? '5432' },
-    user: { type: 'string', default: process.env.DPC_TEST_PG_USER ?? 'postgres' },
-    database: { type: 'string', default: process.env.DPC_TEST_PG_DATABASE ?? 'test' },
+    ...PG_OPTIONS,
   },
 });
-
-function positive(name: string, raw: string | undefined): number {
-  const n = Number(raw);
-  if (!Number.isSafeInteger(n) || n < 1) throw new Error(`--${name} must be a positive integer (got ${raw})`);
-  return n;
-}
 
 const schema = checkSchema(values.schema);
 const workflows = positive('workflows', values.workflows);
