@@ -53,13 +53,17 @@ describe('the console under http.basePath, behind a reverse proxy', () => {
       const urls = [...(await res.text()).matchAll(/\s(?:href|action|src|data-live|data-live-list)="([^"]+)"/g)].map((m) => m[1]);
       expect(urls.filter((h) => !h.startsWith('/dpc/')), path).toEqual([]);
     }
-    const res = await fetch(`${app.base}/pfs/pools/local/drain`, {
-      method: 'POST',
-      headers: { ...session.headers({ accept: 'text/html' }), 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({ _csrf: session.csrf, reason: 'base path test' }).toString(),
-      redirect: 'manual',
-    });
-    expect(res.headers.get('location')).toMatch(/^\/dpc\/pfs\/nodes\?done=/);
+    const post = (action: 'drain' | 'open') =>
+      fetch(`${app.base}/pfs/pools/local/${action}`, {
+        method: 'POST',
+        headers: { ...session.headers({ accept: 'text/html' }), 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ _csrf: session.csrf, reason: 'base path test' }).toString(),
+        redirect: 'manual',
+      });
+    expect((await post('drain')).headers.get('location')).toMatch(/^\/dpc\/pfs\/nodes\?done=/);
+    // Open again: the next test's workflow runs in this pool.
+    expect((await post('open')).headers.get('location')).toMatch(/^\/dpc\/pfs\/nodes\?done=/);
+    await rms.actions.cancel(started.id, { username: u.username, reason: 'base path test' });
   });
 
   test("every page's links, forms and assets lie under the base path", async () => {
