@@ -100,18 +100,23 @@ export const countJobsInSpans = defineQuery('rms.countJobsInSpans', { spans: SPA
   where(inSpans(knex('rms_job').count({ n: '*' }), p.spans), p.c),
 );
 
+/**
+ * Keeps the rows beyond a key of (endtime, id) in the direction of `op` (with the key itself if
+ * `withKey`). Keyset without a row-value comparison, which Oracle lacks. The plain bound on
+ * endtime is what the index range starts or ends at: the OR alone is a filter, and each slice
+ * of a day's triage read the day from its start (575 ms a slice at 76 000 jobs, 25 s in all).
+ */
+function beyondKey<Q extends Knex.QueryBuilder>(q: Q, key: Key, op: '<' | '>', withKey: boolean): Q {
+  const { a, id } = key;
+  q.andWhere('rms_job.endtime', `${op}=`, a);
+  q.andWhere((w) => w.where('rms_job.endtime', op, a).orWhere((x) => x.where('rms_job.endtime', a).andWhere('rms_job.id', withKey ? `${op}=` : op, id)));
+  return q;
+}
+
 /** The finished jobs' index in (endtime, id) order, from after a key, in `dir` order. */
 function ended(knex: Knex, p: { from: number; to: number; after: Key | null; dir: 'asc' | 'desc' }, columns: readonly string[]) {
   const q = knex('rms_job').select(columns).where('rms_job.endtime', '>=', p.from).andWhere('rms_job.endtime', '<', p.to);
-  if (p.after !== null) {
-    const { a, id } = p.after;
-    const op = p.dir === 'asc' ? '>' : '<';
-    // Keyset without a row-value comparison, which Oracle lacks. The plain bound on endtime is
-    // what the index range starts from: the OR alone is a filter, and each slice of a day's
-    // triage read the day from its start (575 ms a slice at 76 000 jobs, 25 s in all).
-    q.andWhere('rms_job.endtime', `${op}=`, a);
-    q.andWhere((w) => w.where('rms_job.endtime', op, a).orWhere((x) => x.where('rms_job.endtime', a).andWhere('rms_job.id', op, id)));
-  }
+  if (p.after !== null) beyondKey(q, p.after, p.dir === 'asc' ? '>' : '<', false);
   return q.orderBy([{ column: 'rms_job.endtime', order: p.dir }, { column: 'rms_job.id', order: p.dir }]);
 }
 
@@ -133,11 +138,7 @@ export const selectEndedJobs = defineQuery(
   { ...ENDED_EXAMPLE, until: { a: 1767226000000, id: 900 } as Key, c: CONDITIONS_EXAMPLE, limit: 50, keysOnly: false },
   (knex, p) => {
     const q = where(ended(knex, p, p.keysOnly ? JOB_KEY_COLUMNS : JOB_COLUMNS), p.c);
-    const { a, id } = p.until;
-    const op = p.dir === 'asc' ? '<' : '>';
-    // The plain bound ends the index range at the slice's end (see `ended`).
-    q.andWhere('rms_job.endtime', `${op}=`, a);
-    return q.andWhere((w) => w.where('rms_job.endtime', op, a).orWhere((x) => x.where('rms_job.endtime', a).andWhere('rms_job.id', `${op}=`, id))).limit(p.limit);
+    return beyondKey(q, p.until, p.dir === 'asc' ? '<' : '>', true).limit(p.limit);
   },
 );
 
@@ -147,14 +148,8 @@ export const countEndedJobs = defineQuery(
   { from: 1767225600000, to: 1767312000000, after: null as Key | null, until: { a: 1767226000000, id: 900 } as Key, c: CONDITIONS_EXAMPLE },
   (knex, p) => {
     const q = where(knex('rms_job').count({ n: '*' }).where('rms_job.endtime', '>=', p.from).andWhere('rms_job.endtime', '<', p.to), p.c);
-    if (p.after !== null) {
-      const { a, id } = p.after;
-      q.andWhere('rms_job.endtime', '>=', a);
-      q.andWhere((w) => w.where('rms_job.endtime', '>', a).orWhere((x) => x.where('rms_job.endtime', a).andWhere('rms_job.id', '>', id)));
-    }
-    const { a, id } = p.until;
-    q.andWhere('rms_job.endtime', '<=', a);
-    return q.andWhere((w) => w.where('rms_job.endtime', '<', a).orWhere((x) => x.where('rms_job.endtime', a).andWhere('rms_job.id', '<=', id)));
+    if (p.after !== null) beyondKey(q, p.after, '>', false);
+    return beyondKey(q, p.until, '<', true);
   },
 );
 
